@@ -110,7 +110,17 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
     shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
     check_output_folder(out, overwrite)
     load_templates()  # fail early on a bad template file, before any work
-    todo = [c for c in chunks_of(config) if shard_t is None or c[0] % shard_t[1] == shard_t[0]]
+    chunks = chunks_of(config)
+    todo = [c for c in chunks if shard_t is None or c[0] % shard_t[1] == shard_t[0]]
+    if not todo:
+        # datasets cannot load a config with zero rows (no file: DataFilesNotFoundError; a file
+        # of 0 rows: "BatchSize must be greater than 0" or "corresponds to no data"), so an
+        # empty shard is refused before any work instead of written as an unloadable folder
+        per = CHUNK_BLOCKS * BLOCK
+        raise BuildError(f"shard {shard_t[0]}/{shard_t[1]} would hold no data: {config.entities} entities make "
+                         f"{len(chunks)} chunk(s) of up to {per}, held by shard(s) "
+                         f"{', '.join(f'{c}/{shard_t[1]}' for c in range(min(len(chunks), shard_t[1])))}; "
+                         f"use at most {len(chunks)} shard(s)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
     try:
         for name in CONFIG_NAMES:

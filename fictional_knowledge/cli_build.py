@@ -78,18 +78,23 @@ def build_cmd(
         typer.echo(f"  {name:<20} {summary.rows:>9,} rows  {summary.fingerprint[:16]}")
 
 
-def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder.")) -> None:
-    """Check a build against schemas/ and every invariant of the data contract."""
+def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder, or one shard of a build.")) -> None:
+    """Check a build (or one shard of it) against schemas/ and every named check of the data contract."""
     from .validate import validate_build
 
     if not build_dir.is_dir():
         fail(f"{build_dir} is not a folder")
     report = validate_build(build_dir)
+    what = f"{build_dir} (shard {report.shard} of a build)" if report.shard else str(build_dir)
     if report.ok:
-        typer.echo(f"OK: {build_dir} passes every check")
+        typer.echo(f"OK: {what} passes every check")
+        if report.shard:
+            typer.echo(f"note: joins were checked within the shard; {report.outside:,} reference(s) "
+                       "to rows held by other shards were not checked")
         return
     for line in report.lines():
         typer.echo(line)
+    typer.echo(f"FAILED: {what}: {len(report.counts)} check(s) failed")
     raise typer.Exit(1)
 
 

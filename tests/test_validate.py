@@ -1,4 +1,5 @@
-"""`fkgen validate` must catch every kind of broken build."""
+"""`fkgen validate`: every named check is made to fail by a build that violates it, and only it;
+bad data gives one-line failures, never a traceback; a shard validates as a shard."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from fictional_knowledge.arrow import schema_of
+from fictional_knowledge.cli import app
 from fictional_knowledge.fingerprint import fingerprint_rows
 from fictional_knowledge.io import config_files, read_rows
-from fictional_knowledge.validate import validate_build
+from fictional_knowledge.validate import CHECKS, validate_build
+
+runner = CliRunner()
 
 
 def _copy(tiny_build: Path, tmp_path: Path) -> Path:
@@ -22,14 +27,14 @@ def _copy(tiny_build: Path, tmp_path: Path) -> Path:
     return out
 
 
-def _rewrite(build: Path, config: str, change, *, fix_manifest: bool = True) -> None:
+def _rewrite(build: Path, config: str, change, *, fix_manifest: bool = True, schema=None) -> None:
     """Apply ``change`` to the rows of one config, and (by default) update the manifest's
-    fingerprint so that only the invariant under test can catch the damage."""
-    rows = read_rows(build, config)
-    rows = change(rows)
+    rows and fingerprint so that only the invariant under test can catch the damage."""
+    rows = change(read_rows(build, config))
     for path in config_files(build, config):
         path.unlink()
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema_of(config)), build / "data" / config / "part-00000.parquet")
+    table = pa.Table.from_pylist(rows, schema=schema or schema_of(config))
+    pq.write_table(table, build / "data" / config / "part-00000.parquet")
     if fix_manifest:
         manifest = json.loads((build / "manifest.json").read_text())
         acc = fingerprint_rows(rows)
@@ -41,34 +46,12 @@ def _first(rows, **match):
     return next(i for i, r in enumerate(rows) if all(r[k] == v for k, v in match.items()))
 
 
-
-
 def _set(match: dict, fn):
     def change(rows):
         i = _first(rows, **match)
         rows[i] = {**rows[i], **fn(rows[i])}
         return rows
     return change
-
-
-CASES = {
-    "probe-rule": ("probes", _set({"kind": "memorization"}, lambda r: {"input": r["input"] + " "}), "json-schema"),
-    "dangling-quote": ("probes", _set({"kind": "semantic"}, lambda r: {"input": r["input"] + ' "'}), "json-schema"),
-    "memorization-verbatim": ("probes", _set({"kind": "memorization"}, lambda r: {"input": r["input"].replace(" ", "  ", 1)}),
-                              "memorization-verbatim"),
-    "semantic-target": ("probes", _set({"kind": "semantic"}, lambda r: {"target": "Nowhere"}), "semantic-target"),
-    "semantic-verbatim": ("probes", lambda rows: _semantic_made_verbatim(rows), "semantic-not-verbatim"),
-    "ambiguous-input": ("probes", lambda rows: _ambiguous(rows), "probe-ambiguous"),
-    "long-target": ("facts", _set({"relation": "continent"}, lambda r: {"object": "one two three four five"}), "json-schema"),
-    "duplicate-name": ("entities", lambda rows: _rename(rows, lambda a, b: b), "unique-names"),
-    "substring-name": ("entities", lambda rows: _rename(rows, lambda a, b: b + " Junior"), "name-substring"),
-    "answer-not-in-choices": ("qa", _set({}, lambda r: {"answer_index": (r["answer_index"] + 1) % len(r["choices"])}), "qa-answer"),
-    "paraphrase-drops-fact": ("passages", lambda rows: _drop_fact(rows), "paraphrase-facts"),
-    "compositional-one-hop": ("probes", _set({"kind": "compositional"}, lambda r: {"fact_ids": r["fact_ids"][-1:]}),
-                              "compositional-hops"),
-    "statement-value": ("statements", _set({}, lambda r: {"text": r["text"][:-1] + "!"}), "statements"),
-    "duplicate-id": ("facts", lambda rows: rows + [rows[0]], "unique-ids"),
-}
 
 
 def _semantic_made_verbatim(rows):
@@ -85,9 +68,10 @@ def _ambiguous(rows):
     return rows
 
 
-def _rename(rows, make):
-    rows[1] = {**rows[1], "name": make(rows[1]["name"], rows[0]["name"])}
-    return rows
+def _drop_memorization_of_a_semantic(rows):
+    sem = next(r for r in rows if r["kind"] == "semantic")
+    return [r for r in rows if not (r["kind"] == "memorization" and r["passage_id"] == sem["passage_id"]
+                                    and r["fact_ids"][0] == sem["fact_ids"][0])]
 
 
 def _drop_fact(rows):
@@ -98,36 +82,238 @@ def _drop_fact(rows):
     return rows
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_validate_catches(case, tiny_build, tmp_path):
-    config, change, check = CASES[case]
+def _unlinked(build: Path) -> tuple[str, str]:
+    """Ids of two entities that no fact has as its object (renaming them breaks no join)."""
+    linked = {f["object_id"] for f in read_rows(build, "facts")}
+    free = [e["id"] for e in read_rows(build, "entities") if e["id"] not in linked]
+    return free[0], free[1]
+
+
+def _rename(make):
+    def change(rows, build):
+        a, b = _unlinked(build)
+        names = {r["id"]: r["name"] for r in rows}
+        i = _first(rows, id=b)
+        rows[i] = {**rows[i], "name": make(names[a])}
+        return rows
+    return change
+
+
+def _other_answer(r):
+    i = (r["answer_index"] + 1) % len(r["choices"])
+    return {"answer": r["choices"][i], "answer_index": i}
+
+
+# check -> (config, change of its rows); each change violates exactly that check
+CASES = {
+    "schema": ("facts", _set({"relation": "continent"}, lambda r: {"object": "one two three four five"})),
+    "ids_unique": ("facts", lambda rows: rows + [rows[0]]),
+    "names_unique": ("entities", _rename(lambda other: other)),
+    "names_substring": ("entities", _rename(lambda other: other + " Junior")),
+    "joins": ("facts", _set({}, lambda r: {"subject_id": "no-such-entity"})),
+    "statement_value": ("statements", _set({}, lambda r: {"text": r["text"][:-1] + "!"})),
+    "qa_answer": ("qa", _set({}, _other_answer)),
+    "qa_choices": ("qa", _set({}, lambda r: {"answer_index": (r["answer_index"] + 1) % len(r["choices"])})),
+    "paraphrase_facts": ("passages", _drop_fact),
+    "paraphrase_differs": ("passages", _set({}, lambda r: {"paraphrases": [r["text"]] + r["paraphrases"][1:]})),
+    "probe_ambiguous": ("probes", _ambiguous),
+    "probe_target": ("probes", _set({"kind": "compositional"}, lambda r: {"target": "Nowhere"})),
+    "memorization_verbatim": ("probes", _set({"kind": "memorization"},
+                                             lambda r: {"input": r["input"].replace(" ", "  ", 1)})),
+    "semantic_not_verbatim": ("probes", _semantic_made_verbatim),
+    "semantic_target": ("probes", _drop_memorization_of_a_semantic),
+    "compositional_hops": ("probes", _set({"kind": "compositional"}, lambda r: {"fact_ids": r["fact_ids"][-1:]})),
+    "fk_shape": ("fictional_knowledge", _set({}, lambda r: {"paraphrases": r["paraphrases"][1:]})),
+}
+# The probe rule (no whitespace around input/target) is also a pattern of the schema, so a
+# violation fails both; the test below pins that pair.
+ALSO_FAILS = {"probe_rule": {"schema"}}
+
+
+@pytest.mark.parametrize("check", sorted(CASES))
+def test_each_check_fails_alone(check, tiny_build, tmp_path):
+    config, change = CASES[check]
     broken = _copy(tiny_build, tmp_path)
-    _rewrite(broken, config, change)
+    if change.__code__.co_argcount == 2:
+        _rewrite(broken, config, lambda rows: change(rows, broken))
+    else:
+        _rewrite(broken, config, change)
     report = validate_build(broken)
-    assert check in report.counts, (case, report.lines())
+    assert set(report.counts) == {check}, report.lines()
+    assert all("\n" not in line for line in report.lines())
 
 
-def test_fingerprint_mismatch_is_caught(tiny_build, tmp_path):
+def test_probe_rule(tiny_build, tmp_path):
     broken = _copy(tiny_build, tmp_path)
-    _rewrite(broken, "statements", lambda rows: rows[:-1], fix_manifest=False)
-    assert "fingerprint" in validate_build(broken).counts
+    _rewrite(broken, "probes", _set({"kind": "compositional"}, lambda r: {"target": " " + r["target"]}))
+    assert set(validate_build(broken).counts) == {"probe_rule"} | ALSO_FAILS["probe_rule"]
 
 
-def test_corrupted_parquet_is_caught(tiny_build, tmp_path):
+def test_manifest_counts(tiny_build, tmp_path):
+    broken = _copy(tiny_build, tmp_path)
+    _rewrite(broken, "fictional_knowledge", lambda rows: rows[:-1], fix_manifest=False)
+    assert set(validate_build(broken).counts) == {"manifest_counts"}
+
+
+def test_fingerprints(tiny_build, tmp_path):
+    broken = _copy(tiny_build, tmp_path)
+    _rewrite(broken, "fictional_knowledge", _set({}, lambda r: {"train_context": r["train_context"] + " More."}),
+             fix_manifest=False)
+    assert set(validate_build(broken).counts) == {"fingerprints"}
+
+
+def test_readable(tiny_build, tmp_path):
     broken = _copy(tiny_build, tmp_path)
     path = config_files(broken, "qa")[0]
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     report = validate_build(broken)
-    assert "readable" in report.counts
+    assert set(report.counts) == {"readable"}
+    assert "qa" in report.failures["readable"][0]
 
 
-def test_missing_manifest_is_caught(tiny_build, tmp_path):
+def test_columns(tiny_build, tmp_path):
+    broken = _copy(tiny_build, tmp_path)
+    schema = schema_of("fictional_knowledge")
+    _rewrite(broken, "fictional_knowledge", lambda rows: [{k: v for k, v in r.items() if k != "paraphrases"} for r in rows],
+             schema=schema.remove(schema.get_field_index("paraphrases")))
+    report = validate_build(broken)
+    assert set(report.counts) == {"columns"}
+    assert "missing column(s) paraphrases" in report.failures["columns"][0]
+
+
+def test_manifest(tiny_build, tmp_path):
     broken = _copy(tiny_build, tmp_path)
     (broken / "manifest.json").unlink()
-    assert "manifest" in validate_build(broken).counts
+    assert set(validate_build(broken).counts) == {"manifest"}
+
+
+def test_every_named_check_has_a_test():
+    tested = set(CASES) | set(ALSO_FAILS) | {"manifest_counts", "fingerprints"}
+    assert set(CHECKS) <= tested, set(CHECKS) - tested
+    assert all(c.doc for c in CHECKS.values())
 
 
 def test_clean_copy_passes(tiny_build, tmp_path):
     copy = _copy(tiny_build, tmp_path)
     _rewrite(copy, "probes", lambda rows: rows)  # rewriting alone breaks nothing
     assert validate_build(copy).ok
+
+
+# ------------------------------------------------------------------------------------------------
+# bad data: one line per failure through the command, never a traceback
+
+def _answer_index_9(build):
+    _rewrite(build, "qa", _set({}, lambda r: {"answer_index": 9}))
+
+
+def _empty_choices(build):
+    _rewrite(build, "qa", _set({}, lambda r: {"choices": []}))
+
+
+def _null_text(build):
+    schema = schema_of("passages")
+    i = schema.get_field_index("text")
+    _rewrite(build, "passages", _set({}, lambda r: {"text": None}),
+             schema=schema.set(i, schema.field(i).with_nullable(True)))
+
+
+def _dropped_column(build):
+    schema = schema_of("probes")
+    _rewrite(build, "probes", lambda rows: [{k: v for k, v in r.items() if k != "target"} for r in rows],
+             schema=schema.remove(schema.get_field_index("target")))
+
+
+def _non_utf8_manifest(build):
+    (build / "manifest.json").write_bytes(b'{"format_version": 1, "package": "\xff\xfe"}')
+
+
+def _garbage_manifest(build):
+    (build / "manifest.json").write_text('{"format_version": 1')
+
+
+def _corrupt_parquet(build):
+    path = config_files(build, "passages")[0]
+    path.write_bytes(b"PAR1" + b"\0" * 100 + b"PAR1")
+
+
+BAD_DATA = {
+    "answer_index 9": (_answer_index_9, "qa_choices"),
+    "empty choices": (_empty_choices, "qa_choices"),
+    "null text": (_null_text, "schema"),
+    "dropped column": (_dropped_column, "columns"),
+    "non-UTF-8 manifest": (_non_utf8_manifest, "manifest"),
+    "garbage manifest": (_garbage_manifest, "manifest"),
+    "corrupt parquet": (_corrupt_parquet, "readable"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_data_fails_in_one_line_per_failure(case, tiny_build, tmp_path):
+    damage, check = BAD_DATA[case]
+    broken = _copy(tiny_build, tmp_path)
+    damage(broken)
+    result = runner.invoke(app, ["validate", str(broken)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert f"FAIL {check}:" in result.output
+    lines = result.output.splitlines()
+    assert all(len(line) < 260 for line in lines)
+
+
+def test_validate_of_a_file_is_one_line(tmp_path):
+    (tmp_path / "x").write_text("x")
+    result = runner.invoke(app, ["validate", str(tmp_path / "x")])
+    assert result.exit_code == 2 and result.output.strip().startswith("error:")
+
+
+# ------------------------------------------------------------------------------------------------
+# shards
+
+@pytest.fixture(scope="module")
+def two_shards(tmp_path_factory):
+    """Both shards of a 600-entity build (two chunks: 500 + 100 entities)."""
+    from fictional_knowledge.build import build
+    from fictional_knowledge.models import BuildConfig
+
+    root = tmp_path_factory.mktemp("shards")
+    config = BuildConfig(seed=1, entities=600, paraphrases=1)
+    for i in (0, 1):
+        build(config, root / f"s{i}", shard=f"{i}/2", workers=1)
+    return root / "s0", root / "s1"
+
+
+def test_a_shard_validates_as_a_shard(two_shards):
+    for shard, name in zip(two_shards, ("0/2", "1/2")):
+        report = validate_build(shard)
+        assert report.ok, report.lines()
+        assert report.shard == name
+        result = runner.invoke(app, ["validate", str(shard)])
+        assert result.exit_code == 0 and f"shard {name}" in result.output
+    # the second shard's passages point at entities and facts of the first: counted, not failed
+    assert validate_build(two_shards[1]).outside > 0
+
+
+def test_a_shard_still_fails_what_it_holds(two_shards, tmp_path):
+    broken = tmp_path / "s1"
+    shutil.copytree(two_shards[1], broken)
+    _rewrite(broken, "statements", _set({}, lambda r: {"text": r["text"][:-1] + "!"}))
+    assert set(validate_build(broken).counts) == {"statement_value"}
+
+
+def test_an_empty_shard_is_refused_up_front_naming_the_shards_with_data(tmp_path):
+    result = runner.invoke(app, ["build", "--entities", "100", "--shard", "1/2", "--out", str(tmp_path / "b"),
+                                 "--workers", "1"])
+    assert result.exit_code == 2
+    assert "shard 1/2 would hold no data" in result.output and "shard(s) 0/2" in result.output
+    assert not (tmp_path / "b").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_every_shard_that_is_built_loads_with_datasets(tmp_path):
+    from datasets import load_dataset
+
+    result = runner.invoke(app, ["build", "--entities", "100", "--shard", "0/2", "--out", str(tmp_path / "b"),
+                                 "--workers", "1", "--paraphrases", "1"])
+    assert result.exit_code == 0, result.output
+    rows = load_dataset(str(tmp_path / "b"), "entities", cache_dir=str(tmp_path / "cache"))["train"].num_rows
+    assert rows == len(read_rows(tmp_path / "b", "entities")) > 0
