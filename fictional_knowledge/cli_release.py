@@ -64,8 +64,13 @@ def format_report(report) -> str:
 def verify_cmd(
     path: Path = typer.Argument(..., help="A release folder (releases/vX.Y.Z) or a build/downloaded folder."),
     workers: Optional[int] = typer.Option(None, help="Worker processes for a rebuild [default: all cores]."),
+    allow_template_change: bool = typer.Option(
+        False, "--allow-template-change",
+        help="Accept template files whose sha256 differs from the release's (the content fingerprints still decide)."),
 ) -> None:
-    """Check data against its recipe: rebuild a release and compare fingerprints, or recompute a build's."""
+    """Check data against its recipe: every file of a release (card, croissant.json, eval.yaml,
+    release.json and its sha256 list), the template hashes, and a rebuild's fingerprints and
+    parquet sha256s; or recompute a build's fingerprints (and sha256s when it holds a release.json)."""
     from .release import ReleaseError, verify_build, verify_release
 
     if not path.is_dir():
@@ -74,7 +79,8 @@ def verify_cmd(
         if (path / "data").is_dir():
             report = verify_build(path)
         elif (path / "manifest.json").is_file():
-            report = verify_release(path, workers=workers, progress=True)
+            report = verify_release(path, workers=workers, progress=True,
+                                    allow_template_change=allow_template_change)
         else:
             fail(f"{path} is neither a release folder nor a build folder (no manifest.json)")
     except ReleaseError as exc:

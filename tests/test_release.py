@@ -113,7 +113,7 @@ def test_card_metadata_loads_with_datasets(release, tmp_path):
     rel, data = release
     hub_like = tmp_path / "snapshot"
     shutil.copytree(data, hub_like)
-    for name in ("README.md", "manifest.json", "release.json", "croissant.json"):
+    for name in ("README.md", "manifest.json", "release.json", "croissant.json", "eval.yaml"):
         shutil.copy(rel / name, hub_like / name)
     for name in CONFIG_NAMES:
         ds = datasets.load_dataset(str(hub_like), name, split="train", cache_dir=str(tmp_path / "cache"))
@@ -175,9 +175,11 @@ def test_verify_release_fails_when_the_generator_output_differs(release, tmp_pat
     manifest["configs"]["probes"]["fingerprint"] = "0" * 64
     manifest["configs"]["qa"]["rows"] += 1
     (changed / "manifest.json").write_text(json.dumps(manifest))
+    _rehash(changed, "manifest.json")  # as a real release of other content would record it
     report = verify_release(changed, workers=1)
     assert not report.ok
-    assert {(c.subject, c.item) for c in report.mismatches} == {("probes", "fingerprint"), ("qa", "rows")}
+    assert {(c.subject, c.item) for c in report.mismatches} == {
+        ("probes", "fingerprint"), ("qa", "rows"), ("release.json", "splits"), ("README.md", "splits")}
     result = runner.invoke(app, ["verify", str(changed), "--workers", "1"])
     assert result.exit_code == 1 and "MISMATCH" in result.output and "FAILED" in result.output
 
@@ -271,3 +273,119 @@ def test_release_command_writes_a_release_and_rejects_bad_options(tmp_path):
     assert (tmp_path / "releases" / "v0.0.1" / "manifest.json").is_file()
     bad = runner.invoke(app, ["release", "v0.0.2", "--entities", "0", "--releases-dir", str(tmp_path / "releases")])
     assert bad.exit_code == 2 and "--entities: Input should be greater than 0" in bad.output
+
+
+# ------------------------------------------------------------------------------------------------
+# verify covers every file of a release
+
+
+def _rehash(folder: Path, name: str) -> None:
+    """Record ``name``'s current sha256 in release.json (what an honest release would hold)."""
+    info = json.loads((folder / "release.json").read_text())
+    info["metadata"][name] = sha256_file(folder / name)
+    (folder / "release.json").write_text(json.dumps(info, indent=2))
+
+
+def _edit_json(name, change):
+    def damage(folder: Path) -> None:
+        data = json.loads((folder / name).read_text())
+        change(data)
+        (folder / name).write_text(json.dumps(data, indent=2))
+    return damage
+
+
+def _flip_sha(entries):
+    entry = next(e for e in entries if "sha256" in e)
+    entry["sha256"] = ("0" if entry["sha256"][0] != "0" else "1") + entry["sha256"][1:]
+
+
+TAMPER = {
+    "README.md deleted": (lambda f: (f / "README.md").unlink(), "README.md"),
+    "croissant.json deleted": (lambda f: (f / "croissant.json").unlink(), "croissant.json"),
+    "eval.yaml deleted": (lambda f: (f / "eval.yaml").unlink(), "eval.yaml"),
+    "README.md edited": (lambda f: (f / "README.md").write_text((f / "README.md").read_text() + "\nMore.\n"),
+                         "README.md"),
+    "eval.yaml garbage": (lambda f: (f / "eval.yaml").write_text("tasks: [\n  - {"), "eval.yaml"),
+    "croissant.json sha256 edited": (_edit_json("croissant.json", lambda d: _flip_sha(d["distribution"])),
+                                     "croissant.json"),
+    "release.json sha256 edited": (_edit_json("release.json", lambda d: _flip_sha(d["files"])), "release.json"),
+    "release.json without files": (_edit_json("release.json", lambda d: d.pop("files")), "release.json"),
+    "release.json split size edited": (
+        _edit_json("release.json", lambda d: d["splits"]["qa"]["train"].update(num_examples=1)), "release.json"),
+    "manifest.json edited": (
+        lambda f: (f / "manifest.json").write_text((f / "manifest.json").read_text() + " "), "manifest.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPER))
+def test_verify_fails_on_every_tampered_release_file(case, release, tmp_path):
+    rel, _ = release
+    copy = tmp_path / VERSION
+    shutil.copytree(rel, copy)
+    damage, name = TAMPER[case]
+    damage(copy)
+    result = runner.invoke(app, ["verify", str(copy), "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    verdict = result.output.strip().splitlines()[-1]
+    assert verdict.startswith("FAILED:") and name in verdict, verdict
+    # publish refuses the same folder before contacting anything, in one line
+    dry = runner.invoke(app, ["publish", str(copy), "--repo", "alice/fk", "--dry-run",
+                              "--data", str(release[1])])
+    assert dry.exit_code != 0 and dry.output.count("\n") == 1 and dry.output.startswith("error:"), dry.output
+
+
+def test_release_json_deleted_is_one_line(release, tmp_path):
+    copy = tmp_path / VERSION
+    shutil.copytree(release[0], copy)
+    (copy / "release.json").unlink()
+    result = runner.invoke(app, ["verify", str(copy), "--workers", "1"])
+    assert result.exit_code == 2 and result.output.startswith("error:") and "release.json" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_release_records_the_sha256_of_every_metadata_file(release):
+    rel, _ = release
+    info = json.loads((rel / "release.json").read_text())
+    assert info["metadata"] == {name: sha256_file(rel / name)
+                                for name in ("README.md", "croissant.json", "eval.yaml", "manifest.json")}
+
+
+def test_template_change_fails_unless_allowed(release, tmp_path):
+    rel, _ = release
+    copy = tmp_path / VERSION
+    shutil.copytree(rel, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    name = sorted(manifest["template_hashes"])[0]
+    manifest["template_hashes"][name] = "f" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _rehash(copy, "manifest.json")
+    report = verify_release(copy, workers=1)
+    assert [(c.subject, c.item) for c in report.mismatches] == [(f"templates/{name}", "sha256")]
+    result = runner.invoke(app, ["verify", str(copy), "--workers", "1"])
+    assert result.exit_code == 1 and f"templates/{name}" in result.output.splitlines()[-1]
+    allowed = runner.invoke(app, ["verify", str(copy), "--workers", "1", "--allow-template-change"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_verify_build_with_corrupt_parquet_is_a_mismatch_not_a_traceback(release, tmp_path):
+    _, data = release
+    copy = tmp_path / "download"
+    shutil.copytree(data, copy)
+    shard = sorted((copy / "data" / "passages").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[:100])
+    result = runner.invoke(app, ["verify", str(copy)])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "readable" in result.output and "Traceback" not in result.output
+    assert shard.relative_to(copy).as_posix() in result.output.splitlines()[-1]
+
+
+def test_verify_build_whose_release_json_lacks_files(release, tmp_path):
+    rel, data = release
+    copy = tmp_path / "download"
+    shutil.copytree(data, copy)
+    info = json.loads((rel / "release.json").read_text())
+    del info["files"]
+    (copy / "release.json").write_text(json.dumps(info))
+    report = verify_build(copy)
+    assert ("release.json", "files") in {(c.subject, c.item) for c in report.mismatches}
