@@ -101,6 +101,10 @@ def publish_cmd(
     endpoint: Optional[str] = typer.Option(None, "--endpoint",
                                            help="Hub URL [default: HF_ENDPOINT or https://huggingface.co]."),
     builds_dir: Path = typer.Option(Path("builds"), help="Where the default build folder lives."),
+    timeout: Optional[float] = typer.Option(None, "--timeout",
+                                            help="Seconds to wait for each Hub request [default: FKGEN_HUB_TIMEOUT or 60]."),
+    attempts: Optional[int] = typer.Option(None, "--attempts",
+                                           help="Tries per Hub step, with backoff [default: FKGEN_HUB_ATTEMPTS or 3]."),
 ) -> None:
     """Upload a release's data and card to the Hub in one commit, then tag that commit vX.Y.Z."""
     from .publish import PublishError, collect_files, format_plan, publish_files
@@ -108,6 +112,12 @@ def publish_cmd(
 
     if repo.count("/") != 1 or not all(repo.split("/")):
         fail(f"--repo {repo!r} must look like ORG/NAME")
+    from .publish import hub_settings
+
+    try:
+        hub_settings(timeout, attempts)  # a bad value is refused before any work
+    except PublishError as exc:
+        fail(str(exc))
     try:
         version = release_version(release_dir)
         folder = ensure_data(release_dir, data, builds_dir=builds_dir, progress=True)
@@ -117,7 +127,7 @@ def publish_cmd(
             typer.echo(format_plan(files, repo, version))
             return
         result = publish_files(files, repo, version, token=token, endpoint=endpoint, private=private,
-                               message=f"fictional-knowledge {version}")
+                               message=f"fictional-knowledge {version}", timeout=timeout, attempts=attempts)
     except (ReleaseError, PublishError) as exc:
         fail(str(exc), code=1)
     typer.echo(f"published {len(result.files)} files to datasets/{repo} in commit {result.commit_oid[:12]}, "

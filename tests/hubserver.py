@@ -103,6 +103,8 @@ class FakeHub:
         self._lock = threading.Lock()
         self._counter = 0
         self._server: Optional[ThreadingHTTPServer] = None
+        self.stalls: list[list] = []  # [method, path_contains, times, seconds]
+        self._stopping = threading.Event()
 
     # ----- lifecycle -------------------------------------------------------------------------
     def start(self) -> "FakeHub":
@@ -117,6 +119,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wake stalled handlers
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -139,6 +142,20 @@ class FakeHub:
         """Answer the next ``times`` matching requests with ``status`` instead of serving them."""
         self.faults.append(Fault(status, method, path_contains, times, body or {"error": f"injected {status}"},
                                  headers or {}))
+
+    def stall(self, *, path_contains: str, method: Optional[str] = None, times: int = 1,
+              seconds: float = 30.0) -> None:
+        """Hold the next ``times`` matching requests for ``seconds`` before serving them (a Hub
+        that does not answer); a stalled request is still served and recorded afterwards."""
+        self.stalls.append([method, path_contains, times, seconds])
+
+    def _stall_for(self, method: str, path: str) -> float:
+        with self._lock:
+            for stall in self.stalls:
+                if stall[2] > 0 and stall[0] in (None, method) and stall[1] in path:
+                    stall[2] -= 1
+                    return stall[3]
+        return 0.0
 
     def add_repo(self, repo_id: str, repo_type: str = "dataset", private: bool = False) -> Repo:
         """Create a repo directly (with the initial ``.gitattributes`` commit the Hub makes)."""
@@ -339,6 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         body = self._body() if method == "POST" else b""
+        delay = self.fake._stall_for(method, urlsplit(self.path).path)
+        if delay and self.fake._stopping.wait(delay):
+            return  # the hub is stopping: drop the request
         status, payload, headers = self.fake.handle(method, urlsplit(self.path).path, self.headers, body)
         data = json.dumps(payload).encode()
         self.send_response(status)

@@ -120,8 +120,8 @@ def test_tag_conflict_at_tag_time_leaves_existing_tag_alone(hub, release):
     assert hub.repo("alice/fk").tags == {}
 
 
-def test_failed_commit_creates_no_tag(hub, release):
-    hub.inject(500, method="POST", path_contains="/commit/")
+def test_failed_commit_creates_no_tag(hub, release, quick_backoff):
+    hub.inject(500, method="POST", path_contains="/commit/", times=3)  # every one of the 3 tries
     with pytest.raises(PublishError, match="500 while trying to commit"):
         publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url)
     assert hub.repo("alice/fk").tags == {}
@@ -251,3 +251,82 @@ def test_cli_publish_without_token_says_so(hub, real_release):
     result = _fkgen("publish", str(rel), "--repo", "alice/fk", "--data", str(data), "--endpoint", hub.url)
     assert result.exit_code == 1 and "no Hugging Face token" in result.output
     assert hub.requests == []
+
+
+# ------------------------------------------------------------------------------------------------
+# timeouts and retries: a Hub that stalls ends in seconds, with one line
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    import fictional_knowledge.publish as publish
+
+    monkeypatch.setattr(publish, "BACKOFF", 0.05)
+
+
+def test_a_stalled_commit_is_retried_and_published_once(hub, release, quick_backoff):
+    hub.stall(path_contains="/commit/", times=1, seconds=30)
+    result = publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url,
+                           timeout=0.5, attempts=3)
+    commits = _commits_after_creation(hub, "alice/fk")
+    assert len(commits) == 1 and hub.repo("alice/fk").tags == {"v1.2.3": result.commit_oid}
+    assert sum(1 for m, p in hub.requests if "/commit/" in p) == 1  # the stalled one was never served
+
+
+def test_a_hub_that_never_answers_fails_in_one_line_after_bounded_tries(hub, release, quick_backoff):
+    hub.stall(path_contains="/commit/", times=100, seconds=30)
+    with pytest.raises(PublishError) as info:
+        publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url,
+                      timeout=0.3, attempts=2)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "did not answer within 0.3 s while trying to commit the files (2 attempts)" in message
+    assert hub.repo("alice/fk").tags == {} and _commits_after_creation(hub, "alice/fk") == []
+    assert sum(1 for s in hub.stalls if s[2] == 98) == 1  # exactly two commit requests were sent
+
+
+def test_a_stalled_tag_request_is_retried(hub, release, quick_backoff):
+    hub.stall(path_contains="/tag/", times=1, seconds=30)
+    result = publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url,
+                           timeout=0.5, attempts=2)
+    assert hub.repo("alice/fk").tags == {"v1.2.3": result.commit_oid}
+
+
+def test_server_errors_are_retried_then_reported(hub, release, quick_backoff):
+    hub.inject(503, path_contains="/api/repos/create", times=1)
+    publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url, attempts=2)
+    hub.inject(503, path_contains="/refs", times=5)
+    with pytest.raises(PublishError, match="answered 503 while trying to list the repo's tags"):
+        publish_files(collect_files(*release), "alice/fk", "v1.2.4", token=TOKEN, endpoint=hub.url, attempts=2)
+
+
+def test_timeout_comes_from_the_environment(monkeypatch):
+    from fictional_knowledge.publish import hub_settings
+
+    monkeypatch.setenv("FKGEN_HUB_TIMEOUT", "2.5")
+    monkeypatch.setenv("FKGEN_HUB_ATTEMPTS", "4")
+    assert hub_settings() == (2.5, 4)
+    assert hub_settings(1.0, 1) == (1.0, 1)
+    monkeypatch.setenv("FKGEN_HUB_TIMEOUT", "soon")
+    with pytest.raises(PublishError, match="--timeout / FKGEN_HUB_TIMEOUT must be a positive number"):
+        hub_settings()
+
+
+def test_the_default_client_is_restored_after_publishing(hub, release):
+    from huggingface_hub.utils import _http
+
+    publish_files(collect_files(*release), "alice/fk", "v1.2.3", token=TOKEN, endpoint=hub.url, timeout=5)
+    assert _http._GLOBAL_CLIENT_FACTORY is _http.default_client_factory
+
+
+def test_cli_publish_to_a_stalling_hub_ends_in_one_line(hub, real_release, quick_backoff, monkeypatch):
+    rel, data = real_release
+    hub.stall(path_contains="/commit/", times=100, seconds=30)
+    monkeypatch.setenv("FKGEN_HUB_ATTEMPTS", "2")
+    result = _fkgen("publish", str(rel), "--repo", "alice/fk", "--data", str(data), "--token", TOKEN,
+                    "--endpoint", hub.url, "--timeout", "0.3")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: the Hub at")
+    assert "did not answer within 0.3 s" in result.output and "(2 attempts)" in result.output
+    bad = _fkgen("publish", str(rel), "--repo", "alice/fk", "--data", str(data), "--timeout", "0")
+    assert bad.exit_code == 2 and bad.output.startswith("error: --timeout")
