@@ -108,9 +108,10 @@ def show_cmd(build_dir: Path = typer.Argument(..., help="A build folder."),
         fail(f"{build_dir} is not a folder")
     try:
         found = find_entity(build_dir, entity)
-    except LookupError as exc:
+        text = render_entity(build_dir, found, all_paraphrases=all_paraphrases)
+    except LookupError as exc:  # not found, or an unreadable file (show.ShowError)
         fail(str(exc))
-    typer.echo(render_entity(build_dir, found, all_paraphrases=all_paraphrases))
+    typer.echo(text)
 
 
 def schemas_cmd(out: Path = typer.Option(Path("schemas"), help="Folder to write the JSON Schemas to.")) -> None:

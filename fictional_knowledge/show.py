@@ -5,14 +5,29 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from .io import iter_rows
+from .io import iter_rows as _iter_rows
+
+
+class ShowError(LookupError):
+    """The entity cannot be shown (not found, or an unreadable file); one line for the user."""
+
+
+def iter_rows(build_dir: Path, config: str):
+    """The rows of one config; an unreadable parquet file is a ShowError naming it, not a traceback."""
+    import pyarrow as pa
+
+    try:
+        yield from _iter_rows(build_dir, config)
+    except (pa.ArrowException, OSError) as err:
+        raise ShowError(f"cannot read the {config} of {build_dir}: {type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''}") from None
 
 
 def find_entity(build_dir: Path, key: str) -> dict:
     """The entity row whose id or name is ``key`` (names compared case-insensitively)."""
     matches = [e for e in iter_rows(build_dir, "entities") if e["id"] == key or e["name"].lower() == key.lower()]
     if not matches:
-        raise LookupError(f"no entity with id or name {key!r} in {build_dir}")
+        raise ShowError(f"no entity with id or name {key!r} in {build_dir}")
     return matches[0]
 
 

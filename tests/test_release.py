@@ -389,3 +389,14 @@ def test_verify_build_whose_release_json_lacks_files(release, tmp_path):
     (copy / "release.json").write_text(json.dumps(info))
     report = verify_build(copy)
     assert ("release.json", "files") in {(c.subject, c.item) for c in report.mismatches}
+
+
+def test_publish_data_with_corrupt_parquet_is_one_line(release, tmp_path):
+    rel, data = release
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    shard = sorted((copy / "data" / "qa").glob("*.parquet"))[0]
+    shard.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    result = runner.invoke(app, ["publish", str(rel), "--repo", "alice/fk", "--dry-run", "--data", str(copy)])
+    assert result.exit_code == 1 and result.output.startswith("error:") and result.output.count("\n") == 1
+    assert shard.name in result.output

@@ -317,3 +317,12 @@ def test_every_shard_that_is_built_loads_with_datasets(tmp_path):
     assert result.exit_code == 0, result.output
     rows = load_dataset(str(tmp_path / "b"), "entities", cache_dir=str(tmp_path / "cache"))["train"].num_rows
     assert rows == len(read_rows(tmp_path / "b", "entities")) > 0
+
+
+def test_show_with_corrupt_parquet_is_one_line(tiny_build, tmp_path):
+    broken = _copy(tiny_build, tmp_path)
+    entity = read_rows(broken, "entities")[0]["id"]
+    _corrupt_parquet(broken)
+    result = runner.invoke(app, ["show", str(broken), entity])
+    assert result.exit_code == 2 and result.output.startswith("error: cannot read the passages")
+    assert result.output.count("\n") == 1
