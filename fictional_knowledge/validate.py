@@ -113,6 +113,35 @@ class HashSet:
         return int(same.sum()), set(arr[1:][same].tolist())
 
 
+class IntRows:
+    """Append-only table of ``width`` 64-bit integers per row, kept as numpy blocks (a Python
+    list of ints would cost ~36 bytes per value instead of 8)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self._blocks: list[np.ndarray] = []
+        self._buf: list[int] = []
+
+    def add(self, *values: int) -> None:
+        self._buf.extend(values)
+        if len(self._buf) >= 65536 * self.width:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._blocks.append(np.array(self._buf, dtype=np.int64).reshape(-1, self.width))
+            self._buf = []
+
+    def array(self) -> np.ndarray:
+        self._flush()
+        if len(self._blocks) != 1:
+            self._blocks = [np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.width), np.int64)]
+        return self._blocks[0]
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._blocks) + len(self._buf) // self.width
+
+
 class Lookup:
     """id -> string value (an entity's name, a fact's object), built once and then frozen."""
 
@@ -250,7 +279,7 @@ def schema(ctx: Context, config: str, rows: list[dict]) -> None:
 
 
 def _ids_unique_finish(ctx: Context) -> None:
-    for config, ids in ctx.state.get("ids_unique", {}).items():
+    for config, ids in ctx.state.pop("ids_unique", {}).items():
         n, dup = ids.duplicates()
         if n:
             examples = [r["id"] for r in _rescan(ctx, config) if _h(r["id"]) in dup][:MAX_EXAMPLES]
@@ -390,9 +419,9 @@ def probe_rule(ctx: Context, config: str, rows: list[dict]) -> None:
 
 def _ambiguous_finish(ctx: Context) -> None:
     pairs = ctx.state.get("probe_ambiguous")
-    if not pairs:
+    if not pairs or not len(pairs):
         return
-    arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    arr = pairs.array()
     arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))]
     bad = (arr[1:, 0] == arr[:-1, 0]) & (arr[1:, 1] != arr[:-1, 1])
     if bad.any():
@@ -409,10 +438,10 @@ def _ambiguous_finish(ctx: Context) -> None:
 @check("probe_ambiguous", "probes", finish=_ambiguous_finish)
 def probe_ambiguous(ctx: Context, config: str, rows: list[dict]) -> None:
     """No two probes share an input but expect different targets."""
-    pairs = ctx.state.setdefault("probe_ambiguous", [])
+    pairs = ctx.state.setdefault("probe_ambiguous", IntRows(2))
     for r in rows:
         if r["id"] not in ctx.invalid:
-            pairs.extend((_h(r["input"]), _h(r["target"])))
+            pairs.add(_h(r["input"]), _h(r["target"]))
 
 
 @check("probe_target", "probes")
@@ -449,11 +478,11 @@ def semantic_not_verbatim(ctx: Context, config: str, rows: list[dict]) -> None:
 
 def _semantic_finish(ctx: Context) -> None:
     st = ctx.state.get("semantic_target")
-    if not st or not st["sem"]:
+    if not st or not len(st["sem"]):
         return
-    mem = np.array(st["mem"], dtype=np.int64).reshape(-1, 2)
+    mem = st["mem"].array()
     mem = mem[np.argsort(mem[:, 0], kind="stable")]
-    sem = np.array(st["sem"], dtype=np.int64).reshape(-1, 3)
+    sem = st["sem"].array()
     pos = np.minimum(np.searchsorted(mem[:, 0], sem[:, 0]), max(len(mem) - 1, 0))
     ok = (mem[pos, 0] == sem[:, 0]) & (mem[pos, 1] == sem[:, 1]) if len(mem) else np.zeros(len(sem), bool)
     bad = set(sem[~ok, 2].tolist())
@@ -467,15 +496,15 @@ def _semantic_finish(ctx: Context) -> None:
 @check("semantic_target", "probes", finish=_semantic_finish)
 def semantic_target(ctx: Context, config: str, rows: list[dict]) -> None:
     """A semantic probe has a memorization probe of the same passage and fact with the same target."""
-    st = ctx.state.setdefault("semantic_target", {"mem": [], "sem": []})
+    st = ctx.state.setdefault("semantic_target", {"mem": IntRows(2), "sem": IntRows(3)})
     for r in rows:
         if r["id"] in ctx.invalid:
             continue
         key = _h(f"{r['passage_id']}\0{r['fact_ids'][0]}")
         if r["kind"] == "memorization":
-            st["mem"].extend((key, _h(r["target"])))
+            st["mem"].add(key, _h(r["target"]))
         elif r["kind"] == "semantic":
-            st["sem"].extend((key, _h(r["target"]), _h(r["id"])))
+            st["sem"].add(key, _h(r["target"]), _h(r["id"]))
 
 
 @check("compositional_hops", "probes")
@@ -635,12 +664,19 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
         readable = before == report.counts.get("readable", 0) + report.counts.get("columns", 0)
         if readable and any(c.name in ("fingerprints", "manifest_counts") for c in selected):
             _compare_manifest(ctx, config)  # an unreadable file is reported already
-    for c in selected:
-        if c.finish is not None:
-            try:
-                c.finish(ctx)
-            except Exception as exc:  # a check must never crash the command
-                report.fail(c.name, f"could not complete: {type(exc).__name__}: {exc}")
+        # finish each check once its last config is read, and free what only it needed, so
+        # that the state of the checks of different configs is never held at once
+        for c in selected:
+            if c.finish is not None and (config == c.configs[-1] or c.name == "ids_unique" and config in c.configs):
+                try:
+                    c.finish(ctx)
+                except Exception as exc:  # a check must never crash the command
+                    report.fail(c.name, f"could not complete: {type(exc).__name__}: {exc}")
+                ctx.state.pop(c.name, None)
+        if config == "entities":
+            ctx.state.pop("names", None)
+        elif config == "probes":
+            ctx.sentence_keys = HashSet()
     return report
 
 
