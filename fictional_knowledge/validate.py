@@ -43,7 +43,7 @@ class Report:
     failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     shard: Optional[str] = None
-    outside: int = 0  # references of a shard to ids it does not hold (not checked)
+    outside: int = 0  # references not checked: to rows of other shards, or into an unreadable config
     rows: dict[str, int] = field(default_factory=dict)
 
     def fail(self, check: str, example: str, n: int = 1) -> None:
@@ -209,11 +209,13 @@ class Context:
     passage_ids: HashSet = field(default_factory=HashSet)
     sentence_keys: HashSet = field(default_factory=HashSet)  # hash of passage id + sentence
     invalid: set[str] = field(default_factory=set)       # ids of rows that failed the schema
+    unreadable: set[str] = field(default_factory=set)    # configs with a file that cannot be read
     state: dict = field(default_factory=dict)            # per-check state, by check name
 
-    def missing(self, check: str, what: str) -> None:
-        """A reference to an id that is not in the build: a failure, or, in a shard, counted."""
-        if self.shard:
+    def missing(self, check: str, what: str, target: str) -> None:
+        """A reference to an id of config ``target`` that is not in the build: a failure, or
+        counted (not failed) in a shard or when a file of ``target`` is unreadable (reported)."""
+        if self.shard or target in self.unreadable:
             self.report.outside += 1
         else:
             self.report.fail(check, what)
@@ -330,7 +332,7 @@ def joins(ctx: Context, config: str, rows: list[dict]) -> None:
         refs += [(r, "object", r["object_id"]) for r in rows if r["object_id"] is not None]
         for (r, role, ref), name in zip(refs, ctx.names.get_many([ref for _, _, ref in refs])):
             if name is None and ref not in ctx.invalid:
-                ctx.missing("joins", f"fact {r['id']}: unknown {role} {ref}")
+                ctx.missing("joins", f"fact {r['id']}: unknown {role} {ref}", "entities")
             elif role == "object" and name is not None and name != r["object"]:
                 ctx.report.fail("joins", f"fact {r['id']}: object {r['object']!r} is not the name of {ref} ({name!r})")
         return
@@ -342,15 +344,15 @@ def joins(ctx: Context, config: str, rows: list[dict]) -> None:
         fact_refs = []
     for (r, ref), value in zip(fact_refs, ctx.objects.get_many([f for _, f in fact_refs])):
         if value is None and ref not in ctx.invalid:
-            ctx.missing("joins", f"{config} {_rid(r)}: unknown fact {ref}")
+            ctx.missing("joins", f"{config} {_rid(r)}: unknown fact {ref}", "facts")
     ent_refs = [(r, r["entity_id"]) for r in rows]
     for (r, ref), name in zip(ent_refs, ctx.names.get_many([e for _, e in ent_refs])):
         if name is None and ref not in ctx.invalid:
-            ctx.missing("joins", f"{config} {_rid(r)}: unknown entity {ref}")
+            ctx.missing("joins", f"{config} {_rid(r)}: unknown entity {ref}", "entities")
     if config in ("probes", "fictional_knowledge"):
         for r in rows:
             if r["passage_id"] not in ctx.passage_ids and r["passage_id"] not in ctx.invalid:
-                ctx.missing("joins", f"{config} {_rid(r)}: unknown passage {r['passage_id']}")
+                ctx.missing("joins", f"{config} {_rid(r)}: unknown passage {r['passage_id']}", "passages")
 
 
 @check("statement_value", "statements")
@@ -663,6 +665,8 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
                 if c.name != "schema":
                     _run(ctx, c, config, rows)
         readable = before == report.counts.get("readable", 0) + report.counts.get("columns", 0)
+        if not readable:
+            ctx.unreadable.add(config)
         if readable and any(c.name in ("fingerprints", "manifest_counts") for c in selected):
             _compare_manifest(ctx, config)  # an unreadable file is reported already
         # finish each check once its last config is read, and free what only it needed, so

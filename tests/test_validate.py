@@ -162,13 +162,15 @@ def test_fingerprints(tiny_build, tmp_path):
     assert set(validate_build(broken).counts) == {"fingerprints"}
 
 
-def test_readable(tiny_build, tmp_path):
+@pytest.mark.parametrize("config", ["qa", "passages", "entities"])
+def test_readable(config, tiny_build, tmp_path):
+    """An unreadable file fails `readable` alone: references into its config are not checked."""
     broken = _copy(tiny_build, tmp_path)
-    path = config_files(broken, "qa")[0]
+    path = config_files(broken, config)[0]
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     report = validate_build(broken)
-    assert set(report.counts) == {"readable"}
-    assert "qa" in report.failures["readable"][0]
+    assert set(report.counts) == {"readable"}, report.lines()
+    assert config in report.failures["readable"][0]
 
 
 def test_columns(tiny_build, tmp_path):
