@@ -13,6 +13,7 @@ from fictional_knowledge.regimes.common import RegimeError, Source
 from fictional_knowledge.regimes.sentences import all_renderings
 
 STEPS = [0, 5, 10, 15, 20]
+TINY = 60
 SIZES = [4, 3, 2, 3]
 SCEN = ("paraphrase", "duplicate", "once", "control")
 
@@ -271,3 +272,80 @@ def test_inject_with_a_real_tokenizer_and_hf_datasets(regime):
     assert [b["injected"] for b in batches[:3]] == [3, 3, 3]  # 9 texts spread over 3 batches of 3 rows
     assert [p["passage_id"] for b in batches for p in b["passages"]] == schedule["passage_id"][:9]
     assert batches[0]["input_ids"][0][:len(expected)] == expected
+
+
+def test_background_from_world_entities_disjoint_from_the_build(tiny_build, tmp_path):
+    from fictional_knowledge.regimes.injection import background_start
+
+    m = make_regime("injection", tiny_build, tmp_path / "w", steps=STEPS, group_sizes=SIZES, background_entities=30)
+    bg = m.notes["background"]
+    assert bg["source"] == "world" and bg["first_position"] == background_start(TINY) and bg["docs"] + bg["skipped_overlapping"] == 30
+    docs = read_rows_regime(tmp_path / "w", "background")
+    build_entities = {e["id"]: e["name"] for e in read_rows(tiny_build, "entities")}
+    assert not {d["entity_id"] for d in docs} & set(build_entities)
+    text = "\n".join(d["text"] for d in docs)
+    probes = read_rows_regime(tmp_path / "w", "probes")
+    probed_names = {build_entities[p["entity_id"]] for p in probes}
+    assert not [n for n in probed_names if n in text]  # no probed entity is even named
+    assert bg["words"] == sum(len(d["text"].split()) for d in docs)
+    with pytest.raises(Exception, match="needs --background build"):
+        make_regime("injection", tiny_build, tmp_path / "x", background="none", background_entities=3)
+
+
+def test_background_from_a_user_corpus_file_or_folder(tiny_build, tmp_path):
+    import json
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"body": t}) + "\n" for t in ["first doc.", "", "second doc."]))
+    m = make_regime("injection", tiny_build, tmp_path / "c", steps=STEPS, group_sizes=SIZES, background=str(corpus),
+                    background_column="body")
+    assert m.notes["background"] == {"source": "corpus", "corpus": str(corpus), "column": "body", "rows": 3,
+                                     "empty_rows_left_out": 1, "docs": 2, "words": 4, "characters": 21}
+    assert [d["text"] for d in read_rows_regime(tmp_path / "c", "background")] == ["first doc.", "second doc."]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text(json.dumps({"text": "from a folder"}) + "\n")
+    m = make_regime("injection", tiny_build, tmp_path / "d", steps=STEPS, group_sizes=SIZES, background=str(folder))
+    assert m.notes["background"]["docs"] == 1
+    with pytest.raises(RegimeError, match="has no column 'text'"):
+        make_regime("injection", tiny_build, tmp_path / "e", steps=STEPS, group_sizes=SIZES, background=str(corpus))
+
+
+def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path):
+    """README: the paper's schedule (steps 0..900) into batches of 8 rows of 512 tokens. The
+    released trainer's path (concat) cuts most of it; the default spreads it and trains it all."""
+    import itertools
+    import warnings
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = tmp_path / "readme"
+    make_regime("injection", tiny_build, folder, group_sizes=[14, 14, 14, 14], background=False)  # default steps
+    schedule = read_rows_regime(folder, "injection")
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator([p["text"] for p in read_rows(tiny_build, "passages")], trainer=trainers.BpeTrainer(
+        vocab_size=4000, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
+    encoded = [tok(r["text"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for r in schedule]
+    total = sum(map(len, encoded))
+    background = itertools.repeat([0] * 512)  # pre-tokenized background rows
+    assert max(map(len, encoded)) <= 512  # every passage fits a row (a longer one is refused: see above)
+    trained = 0
+    seen = Counter()
+    for batch in inject(background, folder, batch_size=8, seq_len=512, tokenizer=tok, max_steps=1000):
+        for p in batch["passages"]:
+            ids = encoded[next(i for i, r in enumerate(schedule) if r["passage_id"] == p["passage_id"]
+                               and r["step"] == p["scheduled_step"])]
+            assert batch["input_ids"][p["row"]][:len(ids)] == ids and p["cut"] == 0
+            assert 0 <= p["step"] - p["scheduled_step"] < 100
+            trained += len(ids)
+            seen[(p["passage_id"], p["scheduled_step"])] += 1
+    assert trained == total and len(seen) == len(schedule) and set(seen.values()) == {1}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cut = sum(b["cut_tokens"] for b in inject(background, folder, batch_size=8, seq_len=512, tokenizer=tok,
+                                                    max_steps=1000, overflow="concat"))
+    assert cut > total / 2 and "injected tokens are cut" in str(caught[0].message)  # the old behaviour, now reported
