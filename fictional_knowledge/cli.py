@@ -25,6 +25,7 @@ _COMMAND_MODULES = [
     "fictional_knowledge.cli_dynamics",
     "fictional_knowledge.cli_release",
     "fictional_knowledge.cli_regime",
+    "fictional_knowledge.cli_experiment",
 ]
 
 for _name in _COMMAND_MODULES:
