@@ -18,6 +18,7 @@ EXPERIMENTS: dict[str, str] = {
     "frequency": "frequency",
     "two-stage": "two_stage",
     "continual": "continual",
+    "injection": "injection",
 }
 
 

@@ -235,12 +235,13 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
 
     config = source.manifest.config
     start = background_start(config.entities)
+    render = config.model_copy(update={"paraphrases": 0})  # the passage text does not depend on them
     build_facts = {r["id"] for r in source.rows("facts")}
     build_entities = set(source.entities)
     templates = source.templates
     docs, skipped = [], 0
     for position in _progress(range(start, start + count), "background entities"):
-        (passage,) = passage_records(source.seed, position, config, templates)["passages"]
+        (passage,) = passage_records(source.seed, position, render, templates)["passages"]
         if passage.entity_id in build_entities or build_facts.intersection(passage.fact_ids):
             skipped += 1
             continue
