@@ -29,20 +29,20 @@ def _panels(result: DynamicsResult) -> list[str]:
     return sorted(result.report.by_group, key=lambda g: (order.get(g, 3), g)) or [ALL]
 
 
-def _figure(n: int):
+def _figure(n: int, dpi: int = 110):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.6 * n, 4.4), dpi=110, layout="constrained")
+    fig = Figure(figsize=(5.6 * n, 4.4), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots(1, n, squeeze=False)[0]
 
 
-def plot_delta(result: DynamicsResult, path: str | Path) -> Path:
+def plot_delta(result: DynamicsResult, path: str | Path, dpi: int = 110) -> Path:
     """Mean Δ(t) per probe kind against the step, one panel per group; the control's curves
     dashed in every panel; injections as dotted lines."""
     panels = _panels(result)
-    fig, axes = _figure(len(panels))
+    fig, axes = _figure(len(panels), dpi)
     curves = result.delta_curves
     for ax, g in zip(axes, panels):
         for kind, color in KIND_COLORS.items():
@@ -64,10 +64,10 @@ def plot_delta(result: DynamicsResult, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_retainability(result: DynamicsResult, path: str | Path) -> Path:
+def plot_retainability(result: DynamicsResult, path: str | Path, dpi: int = 110) -> Path:
     """Mean retainability against log t after the last injection's t_LAM, with fitted lines."""
     panels = _panels(result)
-    fig, axes = _figure(len(panels))
+    fig, axes = _figure(len(panels), dpi)
     rep = result.report
     for ax, g in zip(axes, panels):
         summaries = rep.by_kind if g == ALL else rep.by_group.get(g, {})

@@ -285,7 +285,7 @@ def run(ctx: RunContext) -> Path:
     res = compute_dynamics(log, group_injections=schedule, window=cfg["window"], batch_size=scale.batch_size,
                            seq_len=scale.seq_len, n_boot=cfg["n_boot"], seed=seed)
     found, numbers = findings(res, res.per_probe, res.per_injection, cfg["n_boot"], seed)
-    figs = [plot_delta(res, ctx.out / "delta.png"), plot_retainability(res, ctx.out / "retainability.png")]
+    figs = [plot_delta(res, ctx.out / "delta.png", dpi=80), plot_retainability(res, ctx.out / "retainability.png", dpi=80)]
     delays = [p["step"] - p["scheduled_step"] for p in placements]
     settings = {"seed": seed, "build_seed": seed, "regime_seed": seed, "model_init_seed": seed, "data_order": "regime "
                 "background order (seeded), no shuffling", "scale": scale.model_dump(), "device": ctx.device,
@@ -321,8 +321,8 @@ def run(ctx: RunContext) -> Path:
         "as the paper injects into a mid-pretraining checkpoint. The control group's probes are measured with each "
         "group's schedule; every 'net' figure is group minus control with a 95% bootstrap interval over probes. "
         "Intervals cover probe sampling for one trained model (one seed), not training randomness.",
-        "Only this configuration was run at this scale; its settings were fixed before the first run "
-        "(see docs/experiments/injection/report.md for the list of runs).",
+        "Settings and verdict rules were fixed before the first run; docs/experiments/injection/report.md lists "
+        "every run made at cpu scale.",
     ]
     if sc.name == "gpu":
         notes.append("The gpu scale is a recipe: it was not run in this task. Its background of 200,000 world "
