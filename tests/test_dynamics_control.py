@@ -114,7 +114,6 @@ def test_cli_reads_schedule_and_groups_from_the_regime(tiny_build, tmp_path):
     from typer.testing import CliRunner
 
     from fictional_knowledge.cli import app
-    from fictional_knowledge.io import read_rows  # noqa: F401
     from fictional_knowledge.regimes import make_regime
 
     regime = tmp_path / "regime"
