@@ -26,6 +26,7 @@ _COMMAND_MODULES = [
     "fictional_knowledge.cli_release",
     "fictional_knowledge.cli_regime",
     "fictional_knowledge.cli_stats",
+    "fictional_knowledge.cli_experiment",
 ]
 
 for _name in _COMMAND_MODULES:

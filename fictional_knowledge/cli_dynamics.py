@@ -34,10 +34,10 @@ def parse_group_injections(items: list[str]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for item in items:
         group, sep, steps = item.partition("=")
-        if not sep or not group.strip() or not steps.strip():
+        if not sep or not group.strip():
             raise typer.BadParameter(f"{item!r} is not GROUP=STEP[,STEP...]",
                                      param_hint="--group-injections")
-        out[group.strip()] = _ints(steps, "--group-injections")
+        out[group.strip()] = _ints(steps, "--group-injections")  # "control=" gives []
     return out
 
 
@@ -47,9 +47,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         log: str = typer.Argument(..., help="Probe-loss log (.jsonl or .parquet) written by "
                                             "ProbeLossCallback / score_and_log."),
-        injections: list[str] = typer.Option(..., "--injections", help=HELP_INJECTIONS),
-        out: Path = typer.Option(..., "--out", help="Folder for metrics.json, CSVs, PNGs and "
-                                                    "summary.md."),
+        out: Path = typer.Option(..., "--out", help="Folder for metrics.json, CSVs, PNGs and summary.md."),
+        regime: Optional[Path] = typer.Option(
+            None, "--regime", help="Injection regime folder: each group's injection steps (and each "
+                                   "probe's group, if the log has none) come from its regime_manifest.json."),
+        injections: Optional[list[str]] = typer.Option(None, "--injections", help=HELP_INJECTIONS +
+                                                        " Not needed with --regime."),
         window: int = typer.Option(50, "--window", min=1,
                                    help="t_LAM is searched in the WINDOW steps after an injection."),
         iqr_factor: float = typer.Option(1.5, "--iqr-factor", min=0.0,
@@ -60,39 +63,56 @@ def register(app: typer.Typer) -> None:
                                               help="Tokens per sequence, for x-intercepts in tokens."),
         group_injections: Optional[list[str]] = typer.Option(
             None, "--group-injections",
-            help="Injection steps of one group, GROUP=STEP[,STEP...]; repeatable (e.g. once=0)."),
-        reference_step: int = typer.Option(0, "--reference-step",
-                                           help="The step whose loss is L(0)."),
+            help="Injection steps of one group, GROUP=STEP[,STEP...]; repeatable (e.g. once=0); "
+                 "overrides --regime for that group. An empty list (control=) makes a control."),
+        reference_step: int = typer.Option(0, "--reference-step", help="The step whose loss is L(0)."),
+        n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for net-of-control intervals."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
-        """Effectivity, retainability and decay constant per probe kind, with plots."""
-        from rich.console import Console
-
-        from .dynamics import compute_dynamics, read_log, write_report
+        """Effectivity, retainability and decay constant per group and probe kind, net of the control
+        group when there is one, with plots."""
+        from .dynamics import compute_dynamics, read_log, read_regime
+        from .dynamics_report import write_report
 
         log_path, extra = split_positionals([log, *ctx.args])
-        steps = [s for t in injections for s in _ints(t, "--injections")] + extra
+        steps = [s for t in (injections or []) for s in _ints(t, "--injections")] + extra
         if (batch_size is None) != (seq_len is None):
-            raise typer.BadParameter("give both --batch-size and --seq-len, or neither",
-                                     param_hint="--batch-size")
+            raise typer.BadParameter("give both --batch-size and --seq-len, or neither", param_hint="--batch-size")
         try:
             frame = read_log(log_path)
+            schedule: dict[str, list[int]] = {}
+            if regime is not None:
+                schedule, probe_groups = read_regime(regime)
+                if frame["group"].isna().all():
+                    frame["group"] = [probe_groups.get(p) for p in frame["probe_id"]]
+                    missing = int(frame["group"].isna().sum())
+                    if missing:
+                        raise ValueError(f"{missing} log rows have probes that are not in {regime}")
+                present = set(frame["group"].dropna())
+                schedule = {g: v for g, v in schedule.items() if g in present}
+            schedule.update(parse_group_injections(group_injections or []))
+            if not steps and not schedule:
+                raise ValueError("give --regime DIR (or --injections STEPS)")
             result = compute_dynamics(
-                frame, steps, window=window, iqr_factor=iqr_factor, batch_size=batch_size,
-                seq_len=seq_len, group_injections=parse_group_injections(group_injections or []),
-                reference_step=reference_step, log_name=Path(log_path).name, progress=progress)
+                frame, steps or None, window=window, iqr_factor=iqr_factor, batch_size=batch_size,
+                seq_len=seq_len, group_injections=schedule, reference_step=reference_step,
+                log_name=Path(log_path).name, progress=progress, n_boot=n_boot, seed=seed)
+            paths = write_report(result, out)
         except FileNotFoundError as exc:
             raise typer.BadParameter(str(exc), param_hint="LOG") from None
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
-        paths = write_report(result, out)
-        console = Console()
-        for kind, s in result.report.by_kind.items():
-            d = s.decay
-            alpha = f"α={d.alpha:.4f} (R²={d.r_squared:.3f})" if d and d.r_squared is not None \
-                else (f"α={d.alpha:.4f}" if d else f"no fit: {s.decay_error}")
-            eff = "–" if s.effectivity_mean is None else f"{s.effectivity_mean:.3f}"
-            console.print(f"{kind:>13}: {s.n_probes} probes, mean E={eff}, {alpha}",
-                          highlight=False)
-        console.print(f"wrote {len(paths)} files to {out}", highlight=False)
+        rep = result.report
+        for group, kinds in ({"all": rep.by_kind} if rep.by_kind else rep.by_group).items():
+            for kind, s in kinds.items():
+                d = s.decay
+                alpha = (f"α={d.alpha:.4f} (R²={d.r_squared:.3f})" if d and d.r_squared is not None
+                         else (f"α={d.alpha:.4f}" if d else f"no fit: {s.decay_error}"))
+                eff = "–" if s.effectivity_mean is None else f"{s.effectivity_mean:.3f}"
+                net = rep.net_of_control.get(group, {}).get(kind, {}).get("effectivity")
+                vs = "" if net is None else (f", E net of control {net.diff:+.3f} [{net.low:+.3f}, {net.high:+.3f}]"
+                                             + (" *" if net.significant else ""))
+                typer.echo(f"{group:>10} {kind:>13}: {s.n_probes} probes, mean E={eff}{vs}, {alpha}")
+        typer.echo(f"wrote {len(paths)} files to {out}")

@@ -83,21 +83,52 @@ _OVERWRITE = typer.Option(False, "--overwrite", help="Replace a non-empty output
 def injection_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
     steps: Optional[str] = typer.Option(None, help="Injection steps, comma-separated [default: 0,100,200,300,400,500,600,700,800,900]."),
-    group_sizes: Optional[str] = typer.Option(None, help="Passages per scenario paraphrase,duplicate,once [default: 40,40,40]."),
-    select: Optional[str] = typer.Option(None, help="first (build order) or random (seeded) [default: first]."),
+    group_sizes: Optional[str] = typer.Option(
+        None, help="Passages per scenario paraphrase,duplicate,once,control (three sizes: no control) [default: 40,40,40,40]."),
+    select: Optional[str] = typer.Option(
+        None, help="stratified (seeded, each entity type in proportion in every group), first (build order) or "
+                   "random (seeded) [default: stratified]."),
     passages: Optional[str] = typer.Option(None, help="Explicit passage ids, comma-separated, in group order [default: none]."),
-    background: Optional[bool] = typer.Option(None, "--background/--no-background", help="Write the background stream [default: True]."),
+    background: Optional[str] = typer.Option(
+        None, help="Background stream: build (the build's other passages), none, or a user corpus: a "
+                   "datasets.load_dataset folder, file (.txt .json .jsonl .csv .parquet) or name [default: build]."),
+    background_column: Optional[str] = typer.Option(None, help="Text column of a user-corpus background [default: text]."),
+    background_entities: Optional[int] = typer.Option(
+        None, help="Render the background from this many world entities disjoint from the build [default: none]."),
+    no_background: bool = typer.Option(False, "--no-background", help="Same as --background none."),
 ) -> None:
     """Knowledge injection, after Chang et al. (NeurIPS 2024), "How Do Large Language Models Acquire
-    Factual Knowledge During Pretraining?". Three disjoint groups of passages are injected into a
+    Factual Knowledge During Pretraining?". Disjoint groups of passages are injected into a
     pretraining stream at fixed steps: the passage and then a different paraphrase at each later
-    step (paraphrase), the same passage each time (duplicate), or only at the first step (once).
-    Writes injection (step, scenario, passage, text), probes (the injected passages' probes with
-    their scenario) and background (the other passages without any probed fact). Merge it into a
-    training stream with fictional_knowledge.regimes.inject."""
+    step (paraphrase), the same passage each time (duplicate), or only at the first step (once); a
+    control group is never injected. Writes injection (step, scenario, passage, text), probes (the
+    probes of every group with their scenario) and background (a stream without any probed fact:
+    the build's other passages, --background-entities N entities disjoint from the build, or
+    --background CORPUS). Merge it into a training stream with fictional_knowledge.regimes.inject;
+    regime_manifest.json records the groups and the schedule for fkgen dynamics --regime."""
+    if no_background:
+        if background not in (None, "none"):
+            fail("give --background or --no-background, not both")
+        background = "none"
     _run("injection", build, out, seed, overwrite, {
         "steps": _ints("--steps", steps), "group_sizes": _ints("--group-sizes", group_sizes), "select": select,
-        "passages": _strs(passages), "background": background})
+        "passages": _strs(passages), "background": background, "background_column": background_column,
+        "background_entities": background_entities})
+    _report_background(out)
+
+
+def _report_background(out: Path) -> None:
+    import json
+
+    notes = json.loads((out / "regime_manifest.json").read_text())["notes"]
+    bg = notes.get("background")
+    if bg:
+        extra = {"build": f", {bg.get('removed_sentences', 0):,} sentences stating probed facts removed",
+                 "world": f", from world position {bg.get('first_position')}; {bg.get('skipped_overlapping', 0)} "
+                          "entities overlapping the build left out",
+                 "corpus": f", {bg.get('empty_rows_left_out', 0)} empty rows left out"}.get(bg["source"], "")
+        typer.echo(f"  background: {bg['docs']:,} documents, {bg['words']:,} words ({bg['source']}{extra}); "
+                   "inject(..., repeat=True) warns when training repeats it")
 
 
 def two_stage_cmd(

@@ -1,9 +1,13 @@
-"""Training-dynamics report (Chang et al. 2024) from a per-probe training log.
+"""Training-dynamics metrics (Chang et al. 2024) from a per-probe training log: the compute half
+(the report half, plots and files, is :mod:`fictional_knowledge.dynamics_report`).
 
 The log is what the Trainer callback appends: one row per (step, probe) with the columns of
-``LOG_COLUMNS`` and an optional ``group`` (injection scenario: paraphrase / duplicate / once).
-``compute_dynamics`` turns it into per-probe and per-kind metrics (``metrics.py``), and
-``write_report`` writes metrics.json, CSV tables, two PNG plots and summary.md.
+``LOG_COLUMNS`` and an optional ``group`` (injection scenario: paraphrase / duplicate / once /
+control). :func:`read_regime` reads each group's injection steps (and each probe's group) from an
+injection regime folder, so no schedule is written by hand. :func:`compute_dynamics` turns the log
+into per-probe and per-(group, kind) metrics (``metrics.py``) and, when the log has a ``control``
+group (never injected), each metric **net of the control**: the control's probes are measured
+with the same schedule, and the difference gets a bootstrap 95% interval over probes.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from . import __version__
-from .metrics import DecayFit, fit_decay, iqr_filter, local_acquisition_maximum, retainability
+from .metrics import DecayFit, bootstrap_diff, fit_decay, iqr_filter, local_acquisition_maximum, retainability
 from .models import PROBE_KINDS
 
 LOG_COLUMNS: dict[str, str] = {"step": "int", "probe_id": "str", "kind": "str", "loss": "float",
                                "loss_sum": "float", "first_token_loss": "float", "n_tokens": "int"}
 OPTIONAL_COLUMNS = ("group",)
-ALL = "all"  # the group label of aggregates pooled over every group
+ALL = "all"  # the group label of a log without groups
+CONTROL = "control"  # the never-injected group: the baseline of every net-of-control effect
 UNITS = {
     "loss, effectivity, delta": "nats per target token (per-token mean NLL)",
     "t, t_lam, injection steps": "global training steps",
@@ -91,6 +96,28 @@ def read_log(path: str | Path) -> pd.DataFrame:
     return df.sort_values(["probe_id", "step"], kind="stable").reset_index(drop=True)
 
 
+def read_regime(folder: str | Path) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """``(injection steps per group, group per probe id)`` from an injection regime folder
+    (``regime_manifest.json`` and the ``probes`` config). ValueError if it is not one."""
+    folder = Path(folder)
+    path = folder / "regime_manifest.json"
+    if not path.is_file():
+        raise ValueError(f"{folder} has no regime_manifest.json: is it an injection regime folder?")
+    manifest = json.loads(path.read_text())
+    if manifest.get("regime") != "injection":
+        raise ValueError(f"{folder} is a {manifest.get('regime')!r} regime, not injection")
+    notes, opts = manifest.get("notes", {}), manifest.get("options", {})
+    schedule = notes.get("schedule")
+    if schedule is None:  # made before the schedule was recorded
+        steps = list(opts["steps"])
+        schedule = {g: (steps[:1] if g == "once" else steps) for g in notes.get("groups", {})}
+    import pyarrow.parquet as pq
+
+    files = sorted((folder / "data" / "probes").glob("*.parquet"))
+    groups = {r["id"]: r["scenario"] for f in files for r in pq.read_table(f, columns=["id", "scenario"]).to_pylist()}
+    return {g: [int(s) for s in v] for g, v in schedule.items()}, groups
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -107,21 +134,37 @@ class DecaySummary(_Frozen):
 
 
 class KindSummary(_Frozen):
-    """Aggregates over the probes of one kind (in one group, or pooled over groups)."""
+    """Aggregates over the probes of one kind in one group (or in a log without groups)."""
     n_probes: int
+    injections: list[int]  # the schedule the metrics were measured with
     effectivity_mean: Optional[float]  # over (probe, injection) pairs left by the IQR filter
     effectivity_n: int
     effectivity_removed: int
     final_delta_mean: float  # Δ at each probe's last logged step, averaged
-    retainability_probes: int
-    retainability_skipped: int  # probes with L(t_LAM) == L(0)
+    retainability_probes: int  # probes whose R curve enters the decay fit
+    retainability_skipped: int  # probes with L(t_LAM) >= L(0): nothing acquired, R undefined
     retainability_removed: int  # R values dropped by the per-t IQR filter
     decay: Optional[DecaySummary]  # fit of the per-t mean R against log10 t
     decay_error: Optional[str] = None
 
 
+class NetEffect(_Frozen):
+    """A group's metric minus the control's (measured with the group's schedule): the difference
+    of IQR-filtered means of per-probe values, with a percentile-bootstrap 95% interval
+    (probes resampled within each group)."""
+    metric: str
+    group: float
+    control: float
+    diff: float
+    low: float
+    high: float
+    n_group: int
+    n_control: int
+    significant: bool  # the interval excludes 0
+
+
 class DynamicsReport(_Frozen):
-    format_version: int = 1
+    format_version: int = 2
     package_version: str
     log: str
     settings: dict
@@ -130,18 +173,24 @@ class DynamicsReport(_Frozen):
     n_rows: int
     first_step: int
     last_step: int
-    by_kind: dict[str, KindSummary]
-    by_group: dict[str, dict[str, KindSummary]]  # empty when the log has no groups
+    by_kind: dict[str, KindSummary]  # a log without groups only (pooling schedules would mix them)
+    by_group: dict[str, dict[str, KindSummary]]  # group -> kind; empty when the log has no groups
+    control: dict[str, dict[str, KindSummary]]  # control probes measured with each group's schedule
+    net_of_control: dict[str, dict[str, dict[str, NetEffect]]]  # group -> kind -> metric
 
 
 @dataclass(frozen=True)
 class DynamicsResult:
     report: DynamicsReport
-    per_probe: pd.DataFrame
+    per_probe: pd.DataFrame  # one row per probe (control: one per schedule it was measured with)
     per_injection: pd.DataFrame
     delta_curves: pd.DataFrame  # group, kind, step, mean_delta, n
-    retain_curves: pd.DataFrame  # group, kind, t, mean_r, n, n_removed
+    retain_curves: pd.DataFrame  # group, kind, t, mean_r, n, n_removed (control as "control (as G)")
     injections: dict[str, list[int]]  # per group label (ALL when the log has no groups)
+
+
+#: metrics that get a net-of-control effect: per-probe column -> name in the report
+NET_METRICS = {"effectivity_mean": "effectivity", "final_delta": "final_delta", "alpha": "alpha"}
 
 
 def _clean(x: Optional[float]) -> Optional[float]:
@@ -153,8 +202,8 @@ def _decay(fit: DecayFit) -> DecaySummary:
                            for k, v in vars(fit).items() if k in DecaySummary.model_fields})
 
 
-def _aggregate(probes: pd.DataFrame, eff: pd.DataFrame, ret: pd.DataFrame, iqr_factor: float,
-               batch_size: Optional[int], seq_len: Optional[int]):
+def _aggregate(probes: pd.DataFrame, eff: pd.DataFrame, ret: pd.DataFrame, injections: list[int],
+               iqr_factor: float, batch_size: Optional[int], seq_len: Optional[int]):
     """One KindSummary and its mean-R curve from the rows of one (group, kind)."""
     e_kept = iqr_filter(eff["effectivity"].to_numpy(), iqr_factor) if len(eff) else None
     curve = []
@@ -164,12 +213,11 @@ def _aggregate(probes: pd.DataFrame, eff: pd.DataFrame, ret: pd.DataFrame, iqr_f
     curve_df = pd.DataFrame(curve, columns=["t", "mean_r", "n", "n_removed"])
     decay = err = None
     try:
-        decay = _decay(fit_decay(curve_df["t"], curve_df["mean_r"], batch_size=batch_size,
-                                 seq_len=seq_len))
+        decay = _decay(fit_decay(curve_df["t"], curve_df["mean_r"], batch_size=batch_size, seq_len=seq_len))
     except ValueError as e:
         err = str(e)
     summary = KindSummary(
-        n_probes=len(probes),
+        n_probes=len(probes), injections=list(injections),
         effectivity_mean=float(np.mean(e_kept.kept)) if e_kept else None,
         effectivity_n=len(e_kept.kept) if e_kept else 0,
         effectivity_removed=e_kept.n_removed if e_kept else 0,
@@ -181,25 +229,77 @@ def _aggregate(probes: pd.DataFrame, eff: pd.DataFrame, ret: pd.DataFrame, iqr_f
     return summary, curve_df
 
 
-def compute_dynamics(log: pd.DataFrame, injections: Sequence[int], *, window: int = 50,
+def _probe(pid: str, kind: str, label: str, schedule: list[int], steps: np.ndarray, losses: np.ndarray,
+           window: int, reference_step: int, batch_size, seq_len):
+    """Per-probe row, per-injection rows and the R curve of one probe under one schedule."""
+    try:
+        lams = [local_acquisition_maximum(steps, losses, s, window) for s in schedule]
+        i0 = int(np.searchsorted(steps, reference_step))
+        if i0 >= len(steps) or steps[i0] != reference_step:
+            raise ValueError(f"reference step {reference_step} is not in the log")
+    except ValueError as e:
+        raise ValueError(f"probe {pid}: {e}") from None
+    l0 = float(losses[i0])
+    inj = [{"probe_id": pid, "kind": kind, "group": label, **vars(lam)} for lam in lams]
+    last = lams[-1]
+    row = {"probe_id": pid, "kind": kind, "group": label, "reference_loss": l0,
+           "final_loss": float(losses[-1]), "final_delta": l0 - float(losses[-1]),
+           "effectivity_mean": float(np.mean([x.effectivity for x in lams])),
+           "t_lam_last": last.t_lam, "loss_at_lam_last": last.loss_at_lam,
+           "retainability_skipped": last.loss_at_lam >= l0}
+    fit, ret = None, None
+    if not row["retainability_skipped"]:
+        curve = retainability(steps, losses, last.t_lam, reference_step)
+        ret = pd.DataFrame({"probe_id": pid, "kind": kind, "group": label, "t": curve.t, "r": curve.r})
+        try:
+            fit = fit_decay(curve.t, curve.r, batch_size=batch_size, seq_len=seq_len)
+        except ValueError:
+            fit = None
+    for k in ("alpha", "r_squared", "x_intercept_log10", "x_intercept_steps", "x_intercept_tokens"):
+        row[k] = _clean(getattr(fit, k)) if fit else None
+    return row, inj, ret
+
+
+def _iqr_mean(factor: float):
+    """Mean after :func:`~.metrics.iqr_filter` (same fences) of each row of a matrix."""
+    def stat(x: np.ndarray) -> np.ndarray:
+        q1, q3 = np.percentile(x, [25, 75], axis=-1, keepdims=True)
+        keep = (x >= q1 - factor * (q3 - q1)) & (x <= q3 + factor * (q3 - q1))
+        return np.where(keep, x, 0.0).sum(axis=-1) / keep.sum(axis=-1)
+    return stat
+
+
+def compute_dynamics(log: pd.DataFrame, injections: Optional[Sequence[int]] = None, *, window: int = 50,
                      iqr_factor: float = 1.5, batch_size: Optional[int] = None,
                      seq_len: Optional[int] = None,
                      group_injections: Optional[Mapping[str, Sequence[int]]] = None,
-                     reference_step: int = 0, log_name: str = "", progress: bool = False
-                     ) -> DynamicsResult:
+                     reference_step: int = 0, log_name: str = "", progress: bool = False,
+                     n_boot: int = 2000, seed: int = 0) -> DynamicsResult:
     """Effectivity per injection, retainability after the LAST injection's t_LAM, and the decay
-    fit, per probe and aggregated per kind (and per group). ``group_injections`` overrides the
-    injection steps of one group (Chang et al. inject the "once" group at step 0 only)."""
-    if not len(injections):
-        raise ValueError("give at least one injection step")
+    fit, per probe and aggregated per (group, kind). ``injections`` is the schedule of every group
+    not named in ``group_injections`` (e.g. ``{"once": [0], "control": []}``, or
+    :func:`read_regime`'s schedule). A group with no injections is a control: with a group named
+    ``control``, every other group's metrics are also given net of it."""
     has_groups = log["group"].notna().any()
     groups = sorted(str(g) for g in log["group"].dropna().unique())
-    extra = sorted(set(group_injections or {}) - set(groups))
+    given = {g: sorted(set(int(s) for s in v)) for g, v in (group_injections or {}).items()}
+    extra = sorted(set(given) - set(groups))
     if extra:
         raise ValueError(f"group(s) {extra} have injection steps but are not in the log "
                          f"(groups in the log: {groups or 'none'})")
-    sched = {g: sorted(set(int(s) for s in (group_injections or {}).get(g, injections)))
-             for g in (groups if has_groups else [ALL])}
+    default = sorted(set(int(s) for s in injections)) if injections is not None and len(injections) else None
+    sched = {}
+    for g in (groups if has_groups else [ALL]):
+        sched[g] = given.get(g, default)
+        if sched[g] is None:
+            raise ValueError(f"no injection steps for group {g!r}: give --injections, --group-injections "
+                             f"{g}=STEPS or --regime DIR")
+    controls = [g for g, v in sched.items() if not v]
+    if controls and controls != [CONTROL]:
+        raise ValueError(f"group(s) {controls} have no injection steps; only the group {CONTROL!r} may be a control")
+    injected = [g for g in sched if sched[g]]
+    if not injected:
+        raise ValueError("no group has injection steps")
     probe_rows, inj_rows, ret_rows, delta_parts = [], [], [], []
     grouped = log.groupby("probe_id", sort=True)
     if progress:
@@ -209,36 +309,17 @@ def compute_dynamics(log: pd.DataFrame, injections: Sequence[int], *, window: in
         kind, group = rows["kind"].iat[0], rows["group"].iat[0]
         glabel = ALL if group is None or pd.isna(group) else str(group)
         steps, losses = rows["step"].to_numpy(), rows["loss"].to_numpy()
-        try:
-            lams = [local_acquisition_maximum(steps, losses, s, window) for s in sched[glabel]]
-            i0 = int(np.searchsorted(steps, reference_step))
-            if i0 >= len(steps) or steps[i0] != reference_step:
-                raise ValueError(f"reference step {reference_step} is not in the log")
-        except ValueError as e:
-            raise ValueError(f"probe {pid}: {e}") from None
-        l0 = float(losses[i0])
-        delta_parts.append(pd.DataFrame({"group": glabel, "kind": kind, "step": steps,
-                                         "delta": l0 - losses}))
-        for lam in lams:
-            inj_rows.append({"probe_id": pid, "kind": kind, "group": glabel, **vars(lam)})
-        last = lams[-1]
-        row = {"probe_id": pid, "kind": kind, "group": glabel, "reference_loss": l0,
-               "final_loss": float(losses[-1]), "final_delta": l0 - float(losses[-1]),
-               "effectivity_mean": float(np.mean([x.effectivity for x in lams])),
-               "t_lam_last": last.t_lam, "loss_at_lam_last": last.loss_at_lam,
-               "retainability_skipped": False}
-        fit = None
-        try:
-            curve = retainability(steps, losses, last.t_lam, reference_step)
-            ret_rows.append(pd.DataFrame({"probe_id": pid, "kind": kind, "group": glabel,
-                                          "t": curve.t, "r": curve.r}))
-            fit = fit_decay(curve.t, curve.r, batch_size=batch_size, seq_len=seq_len)
-        except ValueError as e:
-            row["retainability_skipped"] = "L(t_LAM) == L(0)" in str(e)
-        for k in ("alpha", "r_squared", "x_intercept_log10", "x_intercept_steps",
-                  "x_intercept_tokens"):
-            row[k] = _clean(getattr(fit, k)) if fit else None
-        probe_rows.append(row)
+        runs = [(glabel, sched[glabel])] if sched[glabel] else [(f"{CONTROL} (as {g})", sched[g]) for g in injected]
+        for label, schedule in runs:
+            row, inj, ret = _probe(pid, kind, label, schedule, steps, losses, window, reference_step,
+                                   batch_size, seq_len)
+            row["group_of_probe"] = glabel
+            probe_rows.append(row)
+            inj_rows += inj
+            if ret is not None:
+                ret_rows.append(ret)
+        l0 = probe_rows[-1]["reference_loss"]
+        delta_parts.append(pd.DataFrame({"group": glabel, "kind": kind, "step": steps, "delta": l0 - losses}))
 
     per_probe, per_inj = pd.DataFrame(probe_rows), pd.DataFrame(inj_rows)
     ret = (pd.concat(ret_rows, ignore_index=True) if ret_rows
@@ -246,161 +327,65 @@ def compute_dynamics(log: pd.DataFrame, injections: Sequence[int], *, window: in
     deltas = pd.concat(delta_parts, ignore_index=True)
     delta_curves = (deltas.groupby(["group", "kind", "step"])["delta"].agg(["mean", "size"])
                     .reset_index().rename(columns={"mean": "mean_delta", "size": "n"}))
-    if has_groups:
-        pooled = (deltas.assign(group=ALL).groupby(["group", "kind", "step"])["delta"]
-                  .agg(["mean", "size"]).reset_index()
-                  .rename(columns={"mean": "mean_delta", "size": "n"}))
-        delta_curves = pd.concat([delta_curves, pooled], ignore_index=True)
 
-    by_kind, by_group, curves = {}, {}, []
-    labels = [(g, g) for g in groups] + [(ALL, None)] if has_groups else [(ALL, None)]
-    for label, g in labels:
+    by_kind, by_group, control, curves = {}, {}, {}, []
+    labels = sorted(set(per_probe["group"]))
+    for label in labels:
+        schedule = sched.get(label) or sched[label.removeprefix(f"{CONTROL} (as ").rstrip(")")]
         for kind in PROBE_KINDS:
-            sel = lambda d: d[(d["kind"] == kind) & ((d["group"] == g) if g else True)]  # noqa: E731
+            sel = lambda d: d[(d["kind"] == kind) & (d["group"] == label)]  # noqa: E731
             probes = sel(per_probe)
             if probes.empty:
                 continue
-            summary, curve = _aggregate(probes, sel(per_inj), sel(ret), iqr_factor, batch_size,
-                                        seq_len)
+            summary, curve = _aggregate(probes, sel(per_inj), sel(ret), schedule, iqr_factor, batch_size, seq_len)
             curves.append(curve.assign(group=label, kind=kind))
-            (by_kind if label == ALL else by_group.setdefault(label, {}))[kind] = summary
-    settings = {"injections": sorted(set(int(s) for s in injections)), "window": window,
-                "iqr_factor": iqr_factor, "reference_step": reference_step,
-                "batch_size": batch_size, "seq_len": seq_len,
-                "group_injections": {g: sched[g] for g in (group_injections or {})}}
+            if label == ALL:
+                by_kind[kind] = summary
+            elif label.startswith(f"{CONTROL} (as "):
+                control.setdefault(label.removeprefix(f"{CONTROL} (as ").rstrip(")"), {})[kind] = summary
+            else:
+                by_group.setdefault(label, {})[kind] = summary
+    net = _net_of_control(per_probe, injected, iqr_factor, n_boot, seed) if controls else {}
+    settings = {"injections": default, "window": window, "iqr_factor": iqr_factor,
+                "reference_step": reference_step, "batch_size": batch_size, "seq_len": seq_len,
+                "group_injections": {g: sched[g] for g in given}, "schedule": sched,
+                "bootstrap": {"n_boot": n_boot, "seed": seed, "interval": 0.95} if controls else None}
     report = DynamicsReport(
         package_version=__version__, log=log_name, settings=settings, units=UNITS,
-        n_probes=len(per_probe), n_rows=len(log), first_step=int(log["step"].min()),
-        last_step=int(log["step"].max()), by_kind=by_kind, by_group=by_group)
-    retain_curves = pd.concat(curves, ignore_index=True)[["group", "kind", "t", "mean_r", "n",
-                                                            "n_removed"]]
-    if has_groups:
-        sched[ALL] = settings["injections"]
-    return DynamicsResult(report, per_probe, per_inj, delta_curves, retain_curves, sched)
+        n_probes=int(log["probe_id"].nunique()), n_rows=len(log), first_step=int(log["step"].min()),
+        last_step=int(log["step"].max()), by_kind=by_kind, by_group=by_group, control=control,
+        net_of_control=net)
+    retain_curves = pd.concat(curves, ignore_index=True)[["group", "kind", "t", "mean_r", "n", "n_removed"]]
+    return DynamicsResult(report, per_probe, per_inj, delta_curves, retain_curves, dict(sched))
 
 
-# --- output -------------------------------------------------------------------------------------
-
-KIND_COLORS = {"memorization": "tab:blue", "semantic": "tab:orange", "compositional": "tab:red"}
-
-
-def _panels(result: DynamicsResult) -> list[str]:
-    """Groups in Chang et al.'s order (paraphrase, duplicate, once), then the rest by name."""
-    order = {"paraphrase": 0, "duplicate": 1, "once": 2}
-    return sorted(result.report.by_group, key=lambda g: (order.get(g, 3), g)) or [ALL]
-
-
-def _figure(n: int):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.6 * n, 4.4), dpi=120, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, n, squeeze=False)[0]
-
-
-def plot_delta(result: DynamicsResult, path: str | Path) -> Path:
-    """Mean Δ(t) over probes of each kind against the step, injections as dotted lines."""
-    panels = _panels(result)
-    fig, axes = _figure(len(panels))
-    for ax, g in zip(axes, panels):
-        cur = result.delta_curves[result.delta_curves["group"] == g]
-        for kind, color in KIND_COLORS.items():
-            c = cur[cur["kind"] == kind]
-            if len(c):
-                ax.plot(c["step"], c["mean_delta"], color=color, lw=1.4, label=kind)
-        for i, s in enumerate(result.injections.get(g, [])):
-            ax.axvline(s, color="0.35", ls=":", lw=1, label="injection" if i == 0 else None)
-        ax.axhline(0, color="0.6", lw=0.6)
-        ax.set(title=f"group: {g}", xlabel="training step",
-               ylabel="mean Δ(t) = L(0) − L(t)  [nats/token]")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    fig.suptitle("Improvement of the target's loss over training, mean per probe kind")
-    fig.savefig(path)
-    return Path(path)
-
-
-def plot_retainability(result: DynamicsResult, path: str | Path) -> Path:
-    """Mean retainability against log t after the last injection's t_LAM, with fitted lines."""
-    panels = _panels(result)
-    fig, axes = _figure(len(panels))
-    rep = result.report
-    for ax, g in zip(axes, panels):
-        summaries = rep.by_group.get(g, rep.by_kind) if g != ALL else rep.by_kind
-        cur = result.retain_curves[result.retain_curves["group"] == g]
-        for kind, color in KIND_COLORS.items():
-            c = cur[(cur["kind"] == kind) & (cur["t"] > 0)]
-            fit = summaries[kind].decay if kind in summaries else None
-            if c.empty:
+def _net_of_control(per_probe: pd.DataFrame, injected: list[str], iqr_factor: float, n_boot: int,
+                    seed: int) -> dict[str, dict[str, dict[str, NetEffect]]]:
+    """Every group's per-probe metrics against the control's, measured with the same schedule."""
+    out: dict[str, dict[str, dict[str, NetEffect]]] = {}
+    stat = _iqr_mean(iqr_factor)
+    for g in injected:
+        for kind in PROBE_KINDS:
+            mine = per_probe[(per_probe["group"] == g) & (per_probe["kind"] == kind)]
+            ctrl = per_probe[(per_probe["group"] == f"{CONTROL} (as {g})") & (per_probe["kind"] == kind)]
+            if mine.empty or ctrl.empty:
                 continue
-            label = kind if fit is None else (
-                f"{kind}: α={fit.alpha:.3f}" + (f", R²={fit.r_squared:.2f}"
-                                                if fit.r_squared is not None else ""))
-            ax.plot(c["t"], c["mean_r"], "o", ms=2.5, alpha=0.45, color=color, label=label)
-            if fit is not None:
-                xs = np.logspace(0, np.log10(c["t"].max()), 50)
-                ax.plot(xs, fit.slope * np.log10(xs) + fit.intercept, color=color, lw=1.8)
-        ax.axhline(0, color="0.6", lw=0.6)
-        ax.set_xscale("log")
-        ax.set(title=f"group: {g}", xlabel="t = steps after t_LAM of the last injection (log)",
-               ylabel="mean retainability R(p, t)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="best")
-    fig.suptitle("Retainability after the last injection; lines: R = −α·log10(t) + b")
-    fig.savefig(path)
-    return Path(path)
+            for column, name in NET_METRICS.items():
+                a = mine[column].dropna().to_numpy(dtype=float)
+                b = ctrl[column].dropna().to_numpy(dtype=float)
+                if len(a) < 2 or len(b) < 2:
+                    continue
+                d = bootstrap_diff(a, b, stat, n_boot=n_boot, seed=seed, batched=True)
+                out.setdefault(g, {}).setdefault(kind, {})[name] = NetEffect(
+                    metric=name, group=float(stat(a)), control=float(stat(b)), diff=d.diff, low=d.low, high=d.high,
+                    n_group=len(a), n_control=len(b), significant=d.significant)
+    return out
 
 
-def _fmt(x: Optional[float], spec: str = ".3f") -> str:
-    return "–" if x is None else format(x, spec)
+def __getattr__(name: str):
+    # the report half moved to dynamics_report; keep ``from .dynamics import write_report`` working
+    if name in ("write_report", "plot_delta", "plot_retainability", "summary_markdown"):
+        from . import dynamics_report
 
-
-def summary_markdown(result: DynamicsResult, images: Sequence[str] = ()) -> str:
-    """A markdown table of the per-kind metrics (per group when there are groups)."""
-    rep = result.report
-    s = rep.settings
-    lines = [
-        "# Training dynamics", "",
-        f"Log `{rep.log}`: {rep.n_probes} probes, {rep.n_rows} rows, steps {rep.first_step}–"
-        f"{rep.last_step}. Injections {s['injections']}"
-        + (f" (overrides: {s['group_injections']})" if s["group_injections"] else "")
-        + f"; t_LAM window {s['window']} steps; IQR factor {s['iqr_factor']}; "
-        f"batch size {s['batch_size']}, sequence length {s['seq_len']}.", "",
-        "| group | kind | probes | mean E (nats/token) | mean final Δ | α | R² "
-        "| x-intercept (steps after t_LAM) | x-intercept (tokens) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    rows = [(g, k, v) for g, d in sorted(rep.by_group.items()) for k, v in d.items()]
-    rows += [(ALL, k, v) for k, v in rep.by_kind.items()]
-    for g, k, v in rows:
-        d = v.decay
-        lines.append(
-            f"| {g} | {k} | {v.n_probes} | {_fmt(v.effectivity_mean)} | "
-            f"{_fmt(v.final_delta_mean)} | {_fmt(d and d.alpha, '.4f')} | "
-            f"{_fmt(d and d.r_squared, '.3f')} | {_fmt(d and d.x_intercept_steps, '.3g')} | "
-            f"{_fmt(d and d.x_intercept_tokens, '.3g')} |")
-    lines += ["", "E = L(t_inj) − L(t_LAM), averaged over probes and injections after IQR "
-              "filtering. α and the x-intercept come from a least-squares line through the "
-              "per-t mean retainability (IQR-filtered per t) against log10 t; the x-intercept is "
-              "where that line reaches R = 0, given in steps after t_LAM and, when batch size "
-              "and sequence length are known, in tokens (steps × batch × sequence length).", ""]
-    lines += [f"![{Path(i).stem}]({i})" for i in images]
-    return "\n".join(lines) + "\n"
-
-
-def write_report(result: DynamicsResult, out: str | Path) -> list[Path]:
-    """Write metrics.json, per_probe.csv, per_injection.csv, delta_curves.csv,
-    retainability_curves.csv, delta.png, retainability.png and summary.md into ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "metrics.json"]
-    paths[0].write_text(result.report.model_dump_json(indent=2) + "\n")
-    for name, df in (("per_probe", result.per_probe), ("per_injection", result.per_injection),
-                     ("delta_curves", result.delta_curves),
-                     ("retainability_curves", result.retain_curves)):
-        df.to_csv(out / f"{name}.csv", index=False)
-        paths.append(out / f"{name}.csv")
-    paths += [plot_delta(result, out / "delta.png"),
-              plot_retainability(result, out / "retainability.png")]
-    (out / "summary.md").write_text(summary_markdown(result, ["delta.png", "retainability.png"]))
-    return paths + [out / "summary.md"]
+        return getattr(dynamics_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,8 +31,8 @@ import numpy as np
 
 __all__ = [
     "DeltaCurve", "LAM", "RetainabilityCurve", "DecayFit", "IQRFilter", "TofuProbability",
-    "TruthRatio", "Retention", "FrequencyCorrelation", "loss_at", "delta",
-    "local_acquisition_maximum", "effectivity", "retainability", "fit_decay", "iqr_filter",
+    "TruthRatio", "Retention", "FrequencyCorrelation", "BootstrapDiff", "loss_at", "delta",
+    "local_acquisition_maximum", "effectivity", "retainability", "fit_decay", "iqr_filter", "bootstrap_diff",
     "tofu_probability", "truth_ratio", "exact_match_retention", "distributional_memorization",
 ]
 
@@ -244,6 +244,47 @@ def iqr_filter(values: Sequence[float], factor: float = 1.5) -> IQRFilter:
     mask = (v >= lo) & (v <= hi)
     return IQRFilter(tuple(float(x) for x in v[mask]), tuple(bool(m) for m in mask), q1, q3, lo,
                      hi, float(factor))
+
+
+@dataclass(frozen=True)
+class BootstrapDiff:
+    """``statistic(a) − statistic(b)`` with a percentile-bootstrap interval."""
+    diff: float
+    low: float
+    high: float
+    level: float
+    n_boot: int
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes 0."""
+        return self.low > 0 or self.high < 0
+
+
+def bootstrap_diff(a: Sequence[float], b: Sequence[float], statistic=np.mean, *, n_boot: int = 2000,
+                   level: float = 0.95, seed: int = 0, batched: bool = False) -> BootstrapDiff:
+    """The difference of ``statistic`` between two independent samples, and its percentile
+    bootstrap interval at ``level``: each sample is resampled with replacement, on its own, from a
+    ``numpy.random.default_rng(seed)`` generator (so the result is reproducible). ``batched``:
+    ``statistic(matrix)`` returns one value per row (fast); otherwise it is called per resample."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.ndim != 1 or y.ndim != 1 or x.size < 2 or y.size < 2:
+        raise ValueError("bootstrap_diff needs two 1-D samples of at least 2 values")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("bootstrap_diff values must be finite numbers")
+    if n_boot < 100 or not 0 < level < 1:
+        raise ValueError("need n_boot >= 100 and 0 < level < 1")
+    rng = np.random.default_rng(seed)
+    ix = rng.integers(0, x.size, size=(n_boot, x.size))
+    iy = rng.integers(0, y.size, size=(n_boot, y.size))
+    if batched:
+        diffs = np.asarray(statistic(x[ix]), dtype=float) - np.asarray(statistic(y[iy]), dtype=float)
+        point = float(statistic(x[None, :])[0] - statistic(y[None, :])[0])
+    else:
+        diffs = np.array([statistic(x[i]) - statistic(y[j]) for i, j in zip(ix, iy)])
+        point = float(statistic(x) - statistic(y))
+    lo, hi = np.percentile(diffs, [50 * (1 - level), 50 * (1 + level)])
+    return BootstrapDiff(point, float(lo), float(hi), level, n_boot)
 
 
 # --- TOFU (Maini et al. 2024) -------------------------------------------------------------------

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fictional_knowledge.dynamics import compute_dynamics, read_log, write_report
+from fictional_knowledge.dynamics import compute_dynamics, read_log
+from fictional_knowledge.dynamics_report import write_report
 
 ALPHA = {"memorization": 0.10, "semantic": 0.15, "compositional": 0.25}
 EFFECT = {"memorization": 1.0, "semantic": 0.6, "compositional": 0.3}
@@ -88,7 +89,7 @@ def test_recovers_known_alpha_and_effectivity(log_path):
     assert pp.loc["paraphrase-semantic-0", "alpha"] == pytest.approx(0.13)
     inj = res.per_injection
     assert sorted(inj[inj.probe_id == "paraphrase-memorization-1"].t_lam) == [3, 23, 43]
-    assert set(res.report.by_kind) == set(ALPHA)
+    assert res.report.by_kind == {}  # groups with different schedules are never pooled
 
 
 def test_iqr_filter_matters(log_path):
@@ -113,8 +114,9 @@ def test_write_report_files(log_path, tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["by_group"]["once"]["semantic"]["decay"]["alpha"] == pytest.approx(0.15)
-    assert metrics["by_kind"]["memorization"]["decay"]["x_intercept_tokens"] is None
+    assert metrics["by_group"]["once"]["memorization"]["decay"]["x_intercept_tokens"] is None
     summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "No `control` group in the log" in summary
     assert "![delta](delta.png)" in summary and "| once | semantic | 7 |" in summary
     assert len(pd.read_csv(tmp_path / "out" / "per_probe.csv")) == 42
 
@@ -199,11 +201,11 @@ def test_cli_writes_report(log_path, tmp_path):
         "--window", "10", "--group-injections", "once=0", "--batch-size", "8", "--seq-len", "128",
         "--no-progress"])
     assert res.exit_code == 0, res.output
-    assert "semantic: 14 probes, mean E=0.600, α=0.1500" in res.output
+    assert "once      semantic: 7 probes, mean E=0.600, α=0.1500" in res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["injections"] == [0, 20, 40]
     assert metrics["settings"]["group_injections"] == {"once": [0]}
-    assert metrics["by_kind"]["compositional"]["decay"]["x_intercept_tokens"] == pytest.approx(
+    assert metrics["by_group"]["paraphrase"]["compositional"]["decay"]["x_intercept_tokens"] == pytest.approx(
         1e4 * 8 * 128)
     # comma form, options before LOG
     res2 = CliRunner().invoke(_cli(), [
@@ -225,3 +227,7 @@ def test_cli_errors(log_path, tmp_path):
     assert r.exit_code == 2 and "GROUP=STEP" in r.output
     r = run(str(tmp_path / "nope.jsonl"), "--injections", "0", "--out", str(tmp_path))
     assert r.exit_code == 2 and "not found" in r.output
+    r = run(str(log_path), "--out", str(tmp_path))
+    assert r.exit_code == 2 and "error: give --regime DIR" in r.output
+    r = run(str(log_path), "--regime", str(tmp_path), "--out", str(tmp_path / "x"))
+    assert r.exit_code == 2 and "no regime_manifest.json" in r.output

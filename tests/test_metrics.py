@@ -208,3 +208,22 @@ def test_distributional_memorization_errors():
         m.distributional_memorization([1, 2], [0.1, 0.2])
     with pytest.raises(ValueError, match="all equal"):
         m.distributional_memorization([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+def test_bootstrap_diff_known_answers():
+    import numpy as np
+
+    from fictional_knowledge.metrics import bootstrap_diff
+
+    a, b = np.arange(10.0) + 3.0, np.arange(10.0)
+    d = bootstrap_diff(a, b, n_boot=500, seed=1)
+    assert d.diff == pytest.approx(3.0) and d.low < 3.0 < d.high and d.significant
+    # the same samples: the difference is 0 and its interval is symmetric-ish around it
+    same = bootstrap_diff(b, b, n_boot=500, seed=1)
+    assert same.diff == 0 and same.low < 0 < same.high and not same.significant
+    # batched and per-resample statistics agree draw for draw
+    loop = bootstrap_diff(a, b, np.mean, n_boot=300, seed=5)
+    fast = bootstrap_diff(a, b, lambda m: m.mean(axis=-1), n_boot=300, seed=5, batched=True)
+    assert (loop.low, loop.high) == pytest.approx((fast.low, fast.high))
+    with pytest.raises(ValueError, match="at least 2 values"):
+        bootstrap_diff([1.0], [1.0, 2.0])

@@ -167,7 +167,7 @@ def test_cli_makes_a_regime_and_reports_errors_on_one_line(tiny_build, tmp_path)
         (["forget", str(tiny_build), "--out", str(tmp_path / "g"), "--percents", "0"], "--percents: need distinct"),
         (["injection", str(tmp_path / "nope"), "--out", str(tmp_path / "g")], "is not a folder"),
         (["two-stage", str(tiny_build), "--out", str(tmp_path / "g"), "--train-fraction", "1.5"], "--train-fraction"),
-        (["injection", str(tiny_build), "--out", str(tmp_path / "g")], "need 120 passages"),
+        (["injection", str(tiny_build), "--out", str(tmp_path / "g")], "need 160 passages"),
     ]:
         result = runner.invoke(app, ["regime", *args])
         assert result.exit_code == 2, (args, result.output)

@@ -26,10 +26,11 @@ from .options import OPTIONS
 REGIMES: dict[str, str] = {"injection": "injection", "two-stage": "two_stage", "continual": "continual",
                            "frequency": "frequency", "forget": "forget"}
 
-__all__ = ["REGIMES", "RegimeError", "RegimeManifest", "inject", "load_schedule", "make_regime", "pack",
-           "regime_options"]
+__all__ = ["REGIMES", "RegimeError", "RegimeManifest", "inject", "load_injections", "load_schedule", "make_regime",
+           "pack", "plan_injections", "regime_options"]
 
-_LAZY = {"inject": "merge", "load_schedule": "merge", "pack": "merge", "RegimeError": "common",
+_LAZY = {"inject": "merge", "load_schedule": "merge", "load_injections": "merge", "plan_injections": "merge",
+         "pack": "merge", "RegimeError": "common",
          "Source": "common", "RegimeManifest": "writer"}
 
 

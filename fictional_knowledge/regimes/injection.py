@@ -1,44 +1,52 @@
 """Knowledge injection (Chang et al., NeurIPS 2024, "How Do Large Language Models Acquire Factual
 Knowledge During Pretraining?").
 
-Three disjoint groups of passages are injected into a pretraining stream at fixed steps:
+Disjoint groups of passages are injected into a pretraining stream at fixed steps:
 
 - *paraphrase*: the passage at the first injection, then a different paraphrase at each later one
   (paraphrase ``i`` at injection ``i``, as in the released ``create_inject_indices_map.py``);
 - *duplicate*: the same passage at every injection;
-- *once*: the passage at the first injection only.
+- *once*: the passage at the first injection only;
+- *control*: never injected; its probed facts are kept out of the background too, so its probes
+  measure what training on the background alone does to a probe's loss.
 
-The default is the paper's: steps 0, 100, ..., 900, groups of 40 taken from the first 120 focal
-passages in build order (paraphrase, duplicate, once), like FK's 120 passages. Configs:
+The default is the paper's schedule (steps 0, 100, ..., 900) with groups of 40 passages, drawn by a
+seeded sample dealt so that every group gets each entity type in proportion (``--select
+stratified``; ``first`` takes build order, ``random`` a plain seeded sample). Configs:
 
 - ``injection`` (split ``train``): rows ``(step, injection, scenario, passage_id, entity_id,
   variant, text)``, ordered by step, then scenario, then passage: the order the texts take the
   rows of a batch (see :func:`fictional_knowledge.regimes.merge.inject`);
-- ``probes`` (split ``test``): the build's probes of every injected passage, plus ``scenario``;
-- ``background`` (split ``train``): a pretraining stream made of the build's other passages
-  (seeded order), with every sentence that states a fact of an injected passage's probe removed,
-  so the stream never teaches a probed fact and an experiment needs no external corpus.
+- ``probes`` (split ``test``): the build's probes of every injected and control passage, plus
+  ``scenario``;
+- ``background`` (split ``train``): a pretraining stream, one of
+  - the build's other passages (seeded order), with every sentence that states a probed fact
+    removed (``--background build``, the default);
+  - passages of ``--background-entities N`` world entities disjoint from the build's (rendered
+    from positions past the build, so they share no entity and no fact with it);
+  - a user corpus (``--background PATH_OR_NAME --background-column text``), copied as it is.
 """
 
 from __future__ import annotations
+
 
 from pydantic import Field
 
 from ..models import Probe
 from ..seeding import make_id
 from .common import RegimeError, Row, Source, seeded_order
-from .options import SCENARIOS, InjectionOptions, Scenario
+from .options import INJECTED_SCENARIOS, SCENARIOS, InjectionOptions, Scenario
 from .sentences import PassageParser
 
 SUMMARY = ("Knowledge injection after Chang et al. (NeurIPS 2024): disjoint groups of passages are "
            "injected into a pretraining stream at fixed steps, as the original and then a new paraphrase "
            "each time (*paraphrase*), the same text each time (*duplicate*), or only at the first step "
-           "(*once*); their probes are scored at every step. `background` is a stream of the other "
-           "passages with every probed fact removed.")
+           "(*once*); a *control* group is never injected. Their probes are scored at every step. "
+           "`background` is a pretraining stream in which no probed fact occurs.")
 DESCRIPTIONS = {
     "injection": "a text injected at a step: step, injection index, scenario, passage, variant (0 = original)",
-    "probes": "a probe of an injected passage (the build's probe fields) with its scenario",
-    "background": "a passage of a non-injected entity without the sentences that state probed facts",
+    "probes": "a probe of an injected or control passage (the build's probe fields) with its scenario",
+    "background": "a background document (no probed fact)",
 }
 
 
@@ -70,8 +78,48 @@ class BackgroundDoc(Row):
     removed_sentences: int
 
 
+class CorpusDoc(Row):
+    """A document of a user corpus used as the background, as it was."""
+
+    id: str
+    index: int = Field(description="Row number in the source corpus.")
+    text: str
+
+
+def _deal(sizes: list[int]) -> list[int]:
+    """Group indices for ``sum(sizes)`` items in turn, each group as evenly spread as its size
+    allows (Sainte-Laguë): dealt over a type-sorted list, every group gets each type in proportion."""
+    given = [0] * len(sizes)
+    out = []
+    for _ in range(sum(sizes)):
+        g = min((i for i, n in enumerate(sizes) if given[i] < n), key=lambda i: ((2 * given[i] + 1) / sizes[i], i))
+        given[g] += 1
+        out.append(g)
+    return out
+
+
+def stratified(source: Source, passages: list[dict], sizes: list[int], seed: int) -> list[list[dict]]:
+    """A seeded sample of ``sum(sizes)`` passages, each entity type in proportion to the build
+    (largest remainders), dealt so that every group gets each type in proportion."""
+    total = sum(sizes)
+    by_type: dict[str, list[dict]] = {}
+    for p in passages:
+        by_type.setdefault(source.entities[p["entity_id"]]["type"], []).append(p)
+    types = sorted(by_type)
+    exact = {t: total * len(by_type[t]) / len(passages) for t in types}
+    quota = {t: int(exact[t]) for t in types}
+    for t in sorted(types, key=lambda t: (-(exact[t] - quota[t]), t))[:total - sum(quota.values())]:
+        quota[t] += 1
+    chosen = [p for t in types
+              for p in seeded_order(seed, f"injection:stratified:{t}", by_type[t], key=lambda p: p["id"])[:quota[t]]]
+    groups: list[list[dict]] = [[] for _ in sizes]
+    for p, g in zip(chosen, _deal(sizes)):
+        groups[g].append(p)
+    return groups
+
+
 def choose_groups(source: Source, opts: InjectionOptions, seed: int) -> dict[str, list[dict]]:
-    """The passage rows of each scenario."""
+    """The passage rows of each scenario (paraphrase, duplicate, once, control)."""
     passages = source.rows("passages")
     total = sum(opts.group_sizes)
     if opts.passages is not None:
@@ -86,6 +134,8 @@ def choose_groups(source: Source, opts: InjectionOptions, seed: int) -> dict[str
         if total > len(passages):
             raise RegimeError(f"injection: the groups need {total} passages, the build has {len(passages)}; "
                               "lower --group-sizes or build more entities")
+        if opts.select == "stratified":
+            return dict(zip(SCENARIOS, stratified(source, passages, opts.group_sizes, seed)))
         pool = passages if opts.select == "first" else seeded_order(seed, "injection:select", passages, key=lambda p: p["id"])
         chosen = pool[:total]
     groups, start = {}, 0
@@ -93,6 +143,12 @@ def choose_groups(source: Source, opts: InjectionOptions, seed: int) -> dict[str
         groups[scenario] = chosen[start:start + size]
         start += size
     return groups
+
+
+def schedule_of(opts: InjectionOptions) -> dict[str, list[int]]:
+    """The injection steps of each scenario that has passages (control: none)."""
+    steps = {"paraphrase": list(opts.steps), "duplicate": list(opts.steps), "once": opts.steps[:1], "control": []}
+    return {s: steps[s] for s, n in zip(SCENARIOS, opts.group_sizes) if n}
 
 
 def make(source: Source, opts: InjectionOptions, seed: int):
@@ -104,7 +160,7 @@ def make(source: Source, opts: InjectionOptions, seed: int):
                           f"{len(opts.steps)} steps; the build has {source.manifest.config.paraphrases}")
     rows: list[Injection] = []
     for i, step in enumerate(opts.steps):
-        for scenario in SCENARIOS:
+        for scenario in INJECTED_SCENARIOS:
             if scenario == "once" and i > 0:
                 continue
             for p in groups[scenario]:
@@ -117,15 +173,33 @@ def make(source: Source, opts: InjectionOptions, seed: int):
     probes = [InjectionProbe(**r, scenario=scenario_of[r["passage_id"]])
               for r in source.rows("probes") if r["passage_id"] in scenario_of]
     configs = {"injection": {"train": rows}, "probes": {"test": probes}}
-    notes = {"groups": {s: [p["id"] for p in ps] for s, ps in groups.items()},
+    types = {s: _type_counts(source, ps) for s, ps in groups.items() if ps}
+    notes = {"groups": {s: [p["id"] for p in ps] for s, ps in groups.items() if ps},
+             "schedule": schedule_of(opts), "entity_types": types,
              "injections_per_step": {str(step): sum(r.step == step for r in rows) for step in opts.steps}}
-    if opts.background:
-        docs, removed = background(source, set(scenario_of), {f for p in probes for f in p.fact_ids}, seed)
+    if opts.background != "none":
+        banned = {f for p in probes for f in p.fact_ids}
+        if opts.background == "build" and opts.background_entities is None:
+            docs, removed = background(source, set(scenario_of), banned, seed)
+            info = {"source": "build", "removed_sentences": removed}
+        elif opts.background == "build":
+            docs, info = world_background(source, opts.background_entities, seed)
+        else:
+            docs, info = corpus_background(opts.background, opts.background_column, seed)
         if not docs:
-            raise RegimeError("injection: no passage is left for the background stream; use --no-background")
+            raise RegimeError("injection: the background stream would be empty; use --background none")
         configs["background"] = {"train": docs}
-        notes["background"] = {"docs": len(docs), "removed_sentences": removed}
+        notes["background"] = {**info, "docs": len(docs), "words": sum(len(d.text.split()) for d in docs),
+                               "characters": sum(len(d.text) for d in docs)}
     return configs, notes
+
+
+def _type_counts(source: Source, passages: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in passages:
+        t = source.entities[p["entity_id"]]["type"]
+        out[t] = out.get(t, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def background(source: Source, injected: set[str], banned_facts: set[str], seed: int) -> tuple[list[BackgroundDoc], int]:
@@ -142,3 +216,84 @@ def background(source: Source, injected: set[str], banned_facts: set[str], seed:
             docs.append(BackgroundDoc(id=make_id("background", source.seed, p["id"], text), passage_id=p["id"],
                                       entity_id=p["entity_id"], text=text, removed_sentences=n))
     return seeded_order(seed, "injection:background", docs, key=lambda d: d.id), removed
+
+
+def background_start(entities: int) -> int:
+    """The first world position of a ``--background-entities`` background: past the build's last
+    block by 3 link windows, so no link chain of a background passage (an entity, its linked
+    entities and theirs) reaches an entity of the build."""
+    from ..world import BLOCK, WINDOW
+
+    return ((entities + BLOCK - 1) // BLOCK + 3 * WINDOW) * BLOCK
+
+
+def world_background(source: Source, count: int, seed: int) -> tuple[list[BackgroundDoc], dict]:
+    """Passages of ``count`` world entities after :func:`background_start` (same world seed and
+    build settings as the source), in a seeded order. A passage that shares a fact or an entity id
+    with the build (two entities whose names coincide) is left out and counted."""
+    from ..bundle import passage_records
+
+    config = source.manifest.config
+    start = background_start(config.entities)
+    render = config.model_copy(update={"paraphrases": 0})  # the passage text does not depend on them
+    build_facts = {r["id"] for r in source.rows("facts")}
+    build_entities = set(source.entities)
+    templates = source.templates
+    docs, skipped = [], 0
+    for position in _progress(range(start, start + count), "background entities"):
+        (passage,) = passage_records(source.seed, position, render, templates)["passages"]
+        if passage.entity_id in build_entities or build_facts.intersection(passage.fact_ids):
+            skipped += 1
+            continue
+        docs.append(BackgroundDoc(id=make_id("background", source.seed, passage.id, passage.text),
+                                  passage_id=passage.id, entity_id=passage.entity_id, text=passage.text,
+                                  removed_sentences=0))
+    info = {"source": "world", "first_position": start, "entities": count, "skipped_overlapping": skipped}
+    return seeded_order(seed, "injection:background", docs, key=lambda d: d.id), info
+
+
+def _progress(items, description: str):
+    import sys
+
+    if len(items) < 2000 or not sys.stderr.isatty():
+        return items
+    from rich.progress import track
+
+    return track(items, description=description, transient=True)
+
+
+def corpus_background(spec: str, column: str, seed: int) -> tuple[list[CorpusDoc], dict]:
+    """The rows of a user corpus, in their order: a local folder or file (.txt, .json, .jsonl,
+    .csv, .parquet) or a name ``datasets.load_dataset`` resolves. Rows whose text is empty are
+    left out and counted."""
+    from pathlib import Path
+
+    import datasets
+
+    path = Path(spec)
+    builders = {".txt": "text", ".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+    try:
+        if path.is_file():
+            if path.suffix not in builders:
+                raise RegimeError(f"injection: --background {spec}: a file must be one of {', '.join(builders)}")
+            ds = datasets.load_dataset(builders[path.suffix], data_files=str(path), split="train")
+        else:
+            ds = datasets.load_dataset(spec)
+            if isinstance(ds, datasets.DatasetDict):
+                if "train" not in ds and len(ds) != 1:
+                    raise RegimeError(f"injection: --background {spec} has splits {', '.join(ds)} and none is train")
+                ds = ds["train"] if "train" in ds else next(iter(ds.values()))
+    except RegimeError:
+        raise
+    except Exception as exc:  # datasets raises many kinds; the user needs the first line
+        raise RegimeError(f"injection: cannot load --background {spec}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if column not in ds.column_names:
+        raise RegimeError(f"injection: --background {spec} has no column {column!r} (columns: "
+                          f"{', '.join(ds.column_names)}); pass --background-column")
+    docs, empty = [], 0
+    for i, text in enumerate(ds[column]):
+        if not isinstance(text, str) or not text.strip():
+            empty += 1
+            continue
+        docs.append(CorpusDoc(id=make_id("corpus", seed, i, text), index=i, text=text))
+    return docs, {"source": "corpus", "corpus": spec, "column": column, "rows": len(ds), "empty_rows_left_out": empty}

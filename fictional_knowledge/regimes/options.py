@@ -14,19 +14,37 @@ class Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-SCENARIOS: tuple[str, ...] = ("paraphrase", "duplicate", "once")
-Scenario = Literal["paraphrase", "duplicate", "once"]
+SCENARIOS: tuple[str, ...] = ("paraphrase", "duplicate", "once", "control")
+Scenario = Literal["paraphrase", "duplicate", "once", "control"]
+INJECTED_SCENARIOS: tuple[str, ...] = ("paraphrase", "duplicate", "once")
 PAPER_STEPS = [100 * i for i in range(10)]
 
 
 class InjectionOptions(Options):
     steps: list[int] = Field(default_factory=lambda: list(PAPER_STEPS),
                              description="Injection steps (0-based batch index), strictly increasing.")
-    group_sizes: list[int] = Field(default_factory=lambda: [40, 40, 40],
-                                   description="Passages per scenario: paraphrase, duplicate, once (0 skips one).")
-    select: Literal["first", "random"] = Field("first", description="Take the first passages in build order, or a seeded sample.")
+    group_sizes: list[int] = Field(default_factory=lambda: [40, 40, 40, 40],
+                                   description="Passages per scenario: paraphrase, duplicate, once, control "
+                                               "(0 skips one; three sizes mean no control).")
+    select: Literal["stratified", "first", "random"] = Field(
+        "stratified", description="stratified: a seeded sample dealt so every scenario gets each entity type in "
+                                  "proportion; first: build order; random: a seeded sample.")
     passages: Optional[list[str]] = Field(None, description="Explicit passage ids, in group order (overrides select).")
-    background: bool = Field(True, description="Write the background stream.")
+    background: str = Field("build", description="Background stream: build (the build's other passages), none, "
+                                                 "or a user corpus (a datasets.load_dataset folder, file or name).")
+    background_column: str = Field("text", description="Text column of a user-corpus background.")
+    background_entities: Optional[int] = Field(None, ge=1, le=10_000_000,
+                                               description="Render the background from this many world entities "
+                                                           "disjoint from the build's (with --background build).")
+
+    @field_validator("background", mode="before")
+    @classmethod
+    def _background(cls, v):
+        if isinstance(v, bool):  # the former --background/--no-background flag
+            return "build" if v else "none"
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError("background must be build, none, or a dataset folder, file or name")
+        return v
 
     @field_validator("steps")
     @classmethod
@@ -40,9 +58,18 @@ class InjectionOptions(Options):
     @field_validator("group_sizes")
     @classmethod
     def _sizes(cls, v: list[int]) -> list[int]:
-        if len(v) != len(SCENARIOS) or any(n < 0 for n in v) or not any(v):
-            raise ValueError("need three sizes >= 0 (paraphrase, duplicate, once), not all 0")
+        if len(v) == len(SCENARIOS) - 1:
+            v = [*v, 0]
+        if len(v) != len(SCENARIOS) or any(n < 0 for n in v) or not any(v[:3]):
+            raise ValueError("need four sizes >= 0 (paraphrase, duplicate, once, control; or three without "
+                             "control), not all injected ones 0")
         return v
+
+    @model_validator(mode="after")
+    def _background_entities_need_build(self) -> "InjectionOptions":
+        if self.background_entities is not None and self.background != "build":
+            raise ValueError("--background-entities renders the background from the world; it needs --background build")
+        return self
 
 
 class TwoStageOptions(Options):

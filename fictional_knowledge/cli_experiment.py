@@ -1,0 +1,87 @@
+"""``fkgen experiment NAME --scale cpu|gpu|smoke --out DIR``: reproduce a seed paper's finding by
+training small GPT-2-style models from scratch on the package's data (see
+``fictional_knowledge.experiments``)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+import typer
+
+from .cli_build import fail
+
+HELP = """Run an experiment that reproduces a seed paper's finding: build the data, train GPT-2-style
+models from scratch (tokenizer trained on the experiment's own corpus), and write report.md
+(verdict per finding, with numbers and bootstrap 95% intervals), metrics.json and plots to --out.
+
+\b
+frequency  Wang et al. 2024: model probability of a fact vs its exact training count k.
+two-stage  Zhang et al. 2025: mixed vs two-stage training, QA of held-out entities.
+continual  Chen et al. 2024: stage-1 retention after stage 2, with and without REMIX mixing.
+injection  Chang et al. 2024: knowledge injection dynamics (when installed).
+
+\b
+Scales: smoke (seconds, for tests), cpu (about 10 minutes each on 2 CPU cores),
+gpu (about 100M parameters, 128 x 512 tokens per step; the recipe for a CUDA machine)."""
+
+
+def _command(name: str, scale: str, out: Path, seed: int, threads: int | None, device: str) -> str:
+    parts = ["fkgen", "experiment", name, "--scale", scale, "--out", str(out), "--seed", str(seed)]
+    if threads is not None:
+        parts += ["--threads", str(threads)]
+    if device != "auto":
+        parts += ["--device", device]
+    return shlex.join(parts)
+
+
+def _prepare_out(out: Path) -> None:
+    """Refuse a non-empty folder that is not a previous experiment output; clear a previous one."""
+    from .experiments.common import METRICS_FILE, REPORT_FILE, is_experiment_output
+
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_experiment_output(out):
+            fail(f"--out {out} is not empty and holds no previous experiment output (metrics.json); "
+                 "choose an empty or new folder")
+        old = json.loads((out / METRICS_FILE).read_text())
+        for name in [METRICS_FILE, REPORT_FILE] + [Path(f).name for f in old.get("figures", [])]:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def experiment(
+    name: str = typer.Argument(..., help="Experiment: frequency, two-stage, continual (or injection)."),
+    scale: str = typer.Option("cpu", "--scale", help="smoke, cpu or gpu."),
+    out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or a previous output of this command)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the build, the regime, the model init and data order."),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads [default: the CPUs this process may use]."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda if available), cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+) -> None:
+    from .experiments import EXPERIMENTS, experiment_module
+    from .experiments.common import ExperimentError, RunContext, get_scale, resolve_device, set_threads
+
+    if name not in EXPERIMENTS:
+        fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
+    try:
+        sc = get_scale(scale)
+        dev = resolve_device(device)
+        n_threads = set_threads(threads)
+    except ExperimentError as exc:
+        fail(str(exc))
+    _prepare_out(out)
+    ctx = RunContext(name=name, scale=sc, out=out, seed=seed, device=dev, threads=n_threads, progress=not quiet,
+                     command=_command(name, scale, out, seed, threads, device), started=time.perf_counter())
+    try:
+        report = experiment_module(name).run(ctx)
+    except ExperimentError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {report} in {time.perf_counter() - ctx.started:.0f}s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("experiment", help=HELP)(experiment)

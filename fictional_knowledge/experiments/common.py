@@ -1,0 +1,553 @@
+"""The shared harness of ``fkgen experiment``: scales, tokenizer and model from scratch, packing
+that never drops text, a small training loop, scoring through :mod:`fictional_knowledge.scoring`,
+bootstrap intervals, findings and the report writer.
+
+Training (:func:`train`): AdamW (betas 0.9/0.95, eps 1e-8, weight decay on matrices only), the
+learning rate rising linearly from 0 over ``scale.warmup_steps`` and then decaying linearly to
+``scale.min_lr_ratio * lr`` at the last step (``scale.schedule == "linear"``) or staying constant
+(``"constant"``); gradients clipped at norm 1. Dropout is 0 in :func:`make_model`, so scoring
+during training needs no train/eval switch (it is done under ``model.eval()`` anyway).
+
+Heavy imports (torch, transformers) stay inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from ..scoring import SpanScores
+
+
+class ExperimentError(Exception):
+    """An experiment cannot run with these arguments; the message is for the user (one line)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Scales
+
+
+class Scale(BaseModel):
+    """Model, optimiser and data size of one experiment scale. The device is not part of a scale:
+    :func:`resolve_device` picks it at run time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    n_layer: int = Field(gt=0)
+    n_head: int = Field(gt=0)
+    n_embd: int = Field(gt=0)
+    seq_len: int = Field(gt=1, description="Tokens per packed training row.")
+    batch_size: int = Field(gt=0, description="Rows per optimiser step.")
+    lr: float = Field(gt=0)
+    warmup_steps: int = Field(ge=0)
+    weight_decay: float = Field(ge=0)
+    vocab_size: int = Field(gt=256, description="BPE vocabulary trained on the experiment's corpus.")
+    schedule: Literal["linear", "constant"] = "linear"
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final lr / peak lr of the linear decay.")
+    entities: int = Field(gt=0, description="Focal entities of the experiment's build.")
+    epochs: float = Field(gt=0, description="Passes over an experiment's training set (per stage).")
+    eval_batch_size: int = Field(64, gt=0)
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Autocast dtype on CUDA.")
+
+    def params_estimate(self) -> int:
+        """Parameters of the GPT-2 of this scale (tied embeddings), ignoring biases and norms."""
+        return 12 * self.n_layer * self.n_embd ** 2 + (self.vocab_size + max(self.seq_len, 64)) * self.n_embd
+
+
+SCALES: dict[str, Scale] = {
+    # seconds, for the tests
+    "smoke": Scale(name="smoke", n_layer=1, n_head=2, n_embd=32, seq_len=64, batch_size=8, lr=3e-3, warmup_steps=2,
+                   weight_decay=0.0, vocab_size=300, entities=12, epochs=1.0, eval_batch_size=32),
+    # a 2-core CPU, about 10 minutes per experiment when the machine is idle: ~0.5M parameters,
+    # 16 x 128 tokens per step
+    "cpu": Scale(name="cpu", n_layer=2, n_head=4, n_embd=128, seq_len=128, batch_size=16, lr=3e-3, warmup_steps=20,
+                 weight_decay=0.1, vocab_size=1024, entities=100, epochs=20.0),
+    # the recipe for a real run (not run here: no GPU): GPT-2 small shape, ~110M parameters with a
+    # 32k vocabulary, 128 x 512 tokens per step, bf16 autocast
+    "gpu": Scale(name="gpu", n_layer=12, n_head=12, n_embd=768, seq_len=512, batch_size=128, lr=6e-4,
+                 warmup_steps=200, weight_decay=0.1, vocab_size=32768, entities=5000, epochs=20.0,
+                 eval_batch_size=256, dtype="bfloat16"),
+}
+
+
+def get_scale(name: str) -> Scale:
+    if name not in SCALES:
+        raise ExperimentError(f"unknown scale {name!r}; expected one of {', '.join(SCALES)}")
+    return SCALES[name]
+
+
+def resolve_device(choice: str = "auto") -> str:
+    """``"cuda"`` if available (for ``auto``), else ``"cpu"``; an explicit ``cuda`` without CUDA
+    is an error."""
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ExperimentError("--device cuda: CUDA is not available on this machine")
+    if choice not in ("cpu", "cuda"):
+        raise ExperimentError(f"--device must be auto, cpu or cuda, not {choice!r}")
+    return choice
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op threads to ``n`` (default: the CPUs this process may use); returns it."""
+    import torch
+
+    n = n or len(os.sched_getaffinity(0))
+    if n < 1:
+        raise ExperimentError(f"--threads must be at least 1, not {n}")
+    torch.set_num_threads(n)
+    return n
+
+
+# ------------------------------------------------------------------------------------------------
+# Tokenizer and model
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> "PreTrainedTokenizerFast":
+    """A byte-level BPE tokenizer trained on ``texts`` (GPT-2 style: no prefix space,
+    ``<|endoftext|>`` as BOS/EOS/UNK/PAD). Deterministic for the same texts."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                   unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=10 ** 9)
+
+
+def make_model(tokenizer: Any, scale: Scale, seed: int) -> "GPT2LMHeadModel":
+    """A randomly initialised GPT-2 of ``scale`` (``torch.manual_seed(seed)`` before init), no
+    dropout, ``n_positions = max(seq_len, 64)``, on the CPU (move it with ``.to(device)``)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if scale.n_embd % scale.n_head:
+        raise ExperimentError(f"n_embd {scale.n_embd} is not a multiple of n_head {scale.n_head}")
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=max(scale.seq_len, 64), n_embd=scale.n_embd,
+                        n_layer=scale.n_layer, n_head=scale.n_head, resid_pdrop=0.0, embd_pdrop=0.0,
+                        attn_pdrop=0.0, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        pad_token_id=tokenizer.pad_token_id)
+    return GPT2LMHeadModel(config)
+
+
+def n_params(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------------------
+# Packing
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Texts packed into rows: ``input_ids`` and ``labels`` are ``[rows, seq_len]`` LongTensors;
+    padding (only at the end of the last row) has label -100. ``cut_tokens`` is always 0 (a text
+    that crosses a row boundary continues in the next row); it is recorded so reports can say so."""
+
+    input_ids: "torch.Tensor"
+    labels: "torch.Tensor"
+    texts: int
+    tokens: int
+    pad_tokens: int
+    cut_tokens: int = 0
+
+    @property
+    def rows(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def counts(self) -> dict[str, int]:
+        return {"texts": self.texts, "tokens": self.tokens, "rows": self.rows, "pad_tokens": self.pad_tokens,
+                "cut_tokens": self.cut_tokens}
+
+
+def pack(tokenizer: Any, texts: Sequence[str], seq_len: int) -> Packed:
+    """Concatenate ``texts`` (in order, each followed by EOS) into rows of ``seq_len`` tokens. No
+    token is dropped: texts cross row boundaries, and the last row is padded (label -100)."""
+    import torch
+
+    if seq_len < 2:
+        raise ValueError("seq_len must be at least 2")
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []:
+        stream.extend(ids)
+        stream.append(eos)
+    n = len(stream)
+    rows = max(1, math.ceil(n / seq_len))
+    pad = rows * seq_len - n
+    ids = torch.tensor(stream + [tokenizer.pad_token_id] * pad, dtype=torch.long).view(rows, seq_len)
+    labels = ids.clone()
+    if pad:
+        labels.view(-1)[n:] = -100
+    return Packed(input_ids=ids, labels=labels, texts=len(texts), tokens=n, pad_tokens=pad)
+
+
+def batches(packed: Packed, batch_size: int, steps: int, seed: int) -> Iterator[dict[str, "torch.Tensor"]]:
+    """``steps`` batches of ``batch_size`` rows: the rows in a seeded random order, again in a new
+    order after each pass (batches may span two passes), so every row is seen equally often (±1)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    for _ in range(steps):
+        while len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(packed.rows, generator=gen)])
+        idx, order = order[:batch_size], order[batch_size:]
+        yield {"input_ids": packed.input_ids[idx], "labels": packed.labels[idx]}
+
+
+def steps_for(packed: Packed, batch_size: int, epochs: float) -> int:
+    """Optimiser steps for ``epochs`` passes over ``packed`` (at least 1)."""
+    return max(1, math.ceil(epochs * packed.rows / batch_size))
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+
+
+def lr_at(step: int, steps: int, scale: Scale) -> float:
+    """Learning rate of 0-based ``step`` of a run of ``steps`` steps (see the module docstring)."""
+    warm = min(scale.warmup_steps, max(steps - 1, 0))
+    if warm and step < warm:
+        return scale.lr * (step + 1) / warm
+    if scale.schedule == "constant" or steps - warm <= 1:
+        return scale.lr
+    frac = (step - warm) / (steps - warm - 1)
+    return scale.lr * (1 - (1 - scale.min_lr_ratio) * frac)
+
+
+def train(model: Any, batches: Iterable[dict[str, "torch.Tensor"]], scale: Scale, *, steps: int,
+          on_step: Optional[Callable[[int, Any], None]] = None, seed: int = 0, progress: bool = True,
+          desc: str = "training") -> list[float]:
+    """Train ``model`` (on its current device) for ``steps`` steps of ``batches`` (``input_ids``
+    and optional ``labels``, -100 ignored); a fresh AdamW per call. ``on_step(step, model)`` is
+    called after each step ``1..steps`` (under ``model.eval()`` and ``torch.no_grad``). Returns the
+    training loss of each step. A batch stream shorter than ``steps`` is an error."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..scoring import model_device
+
+    torch.manual_seed(seed)
+    device = model_device(model)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": scale.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=scale.lr, betas=(0.9, 0.95), eps=1e-8)
+    autocast = device.type == "cuda" and scale.dtype == "bfloat16"
+    losses: list[float] = []
+    it = iter(batches)
+    model.train()
+    with tqdm(total=steps, desc=desc, disable=not progress, leave=False) as bar:
+        for step in range(steps):
+            try:
+                batch = next(it)
+            except StopIteration:
+                raise ValueError(f"the batch stream ended after {step} of {steps} steps") from None
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, steps, scale)
+            ids = batch["input_ids"].to(device)
+            labels = batch.get("labels", batch["input_ids"]).to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                loss = model(input_ids=ids, labels=labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            if on_step is not None:
+                model.eval()
+                with torch.no_grad():
+                    on_step(step + 1, model)
+                model.train()
+    model.eval()
+    return losses
+
+
+# ------------------------------------------------------------------------------------------------
+# Scoring (through fictional_knowledge.scoring: no second scorer)
+
+
+def span_scores(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, batch_size: int = 64) -> "SpanScores":
+    """Per-pair target-span scores (loss L = mean NLL of ``" " + target`` after ``input``, greedy
+    exact match) of ``(input, target)`` pairs, via :func:`fictional_knowledge.scoring.score_encoded`."""
+    from ..scoring import encode_pairs, resolve_max_length, score_encoded
+
+    requests = encode_pairs(tokenizer, [(inp, " " + target) for inp, target in pairs])
+    return score_encoded(model, requests, max_length=resolve_max_length(model, tokenizer), batch_size=batch_size)
+
+
+# ------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def _resample_stat(values: np.ndarray, stat: Callable, idx: np.ndarray) -> np.ndarray:
+    try:  # vectorised when stat takes an axis (np.mean, np.median, spearman, ...)
+        out = np.asarray(stat(values[idx], axis=1), dtype=float)
+        if out.shape == (len(idx),):
+            return out
+    except TypeError:
+        pass
+    return np.array([stat(values[i]) for i in idx], dtype=float)
+
+
+def bootstrap_ci(values: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(values)``. ``values`` is 1-D (units) or 2-D (rows are
+    units resampled together, e.g. ``(k, p)`` pairs for a correlation). NaN statistics of
+    degenerate resamples are ignored; all-NaN gives ``(nan, nan)``."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n, len(values)))
+    stats = _resample_stat(values, stat, idx)
+    stats = stats[~np.isnan(stats)]
+    if not len(stats):
+        return (math.nan, math.nan)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
+
+
+def diff_ci(a: Any, b: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0, level: float = 0.95,
+            paired: bool = True) -> tuple[float, float]:
+    """Bootstrap interval of ``stat(a) - stat(b)``. ``paired``: ``a[i]`` and ``b[i]`` belong to
+    the same unit (same probe scored under two conditions) and are resampled together; otherwise
+    each sample is resampled on its own."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
+        return bootstrap_ci(np.stack([a, b], axis=1), lambda x: stat(x[:, 0]) - stat(x[:, 1]), n, seed, level)
+    if not len(a) or not len(b):
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    sa = _resample_stat(a, stat, rng.integers(0, len(a), size=(n, len(a))))
+    sb = _resample_stat(b, stat, rng.integers(0, len(b), size=(n, len(b))))
+    d = sa - sb
+    d = d[~np.isnan(d)]
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(d, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
+
+
+def spearman(x: Any, axis: Optional[int] = None) -> Any:
+    """Spearman's rho of the two columns of ``x`` (``[n, 2]``), or of each ``[n, 2]`` slice along
+    ``axis=1`` of a ``[r, n, 2]`` array (for :func:`bootstrap_ci`); NaN where a column is constant."""
+    from scipy.stats import rankdata
+
+    x = np.asarray(x, dtype=float)
+    batched = x[None] if axis is None else x
+    if batched.shape[1] < 2:
+        out = np.full(len(batched), math.nan)
+    else:
+        ranks = rankdata(batched, axis=1)
+        ranks -= ranks.mean(axis=1, keepdims=True)
+        num = (ranks[..., 0] * ranks[..., 1]).sum(axis=1)
+        den = np.sqrt((ranks[..., 0] ** 2).sum(axis=1) * (ranks[..., 1] ** 2).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(den > 0, num / np.where(den > 0, den, 1), math.nan)
+    return float(out[0]) if axis is None else out
+
+
+def excludes_zero(ci: tuple[float, float]) -> bool:
+    return not (math.isnan(ci[0]) or math.isnan(ci[1])) and (ci[0] > 0 or ci[1] < 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Findings and reports
+
+Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
+
+
+class Finding(BaseModel):
+    """One finding of a paper and what this run says about it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    claim: str = Field(description="The paper's finding in one sentence.")
+    verdict: Verdict
+    evidence: str = Field(description="One line with the numbers and intervals that decide the verdict.")
+    numbers: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What ``fkgen experiment`` hands an experiment's ``run(ctx)``."""
+
+    name: str
+    scale: Scale
+    out: Path
+    seed: int
+    device: str
+    threads: int
+    progress: bool
+    command: str
+    started: float = field(default_factory=time.perf_counter)
+
+    def log(self, message: str) -> None:
+        if self.progress:
+            print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, BaseModel):
+        return x.model_dump(mode="json")
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _versions() -> dict[str, str]:
+    from .. import __version__
+
+    out = {"fictional-knowledge": __version__, "python": platform.python_version()}
+    for mod in ("torch", "transformers", "tokenizers", "numpy", "scipy"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional
+            pass
+    return out
+
+
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.md"
+
+
+def write_report(out_dir: str | Path, *, name: str, title: str, command: str, settings: dict,
+                 findings: Sequence[Finding], metrics: dict, figures: Sequence[Path], notes: Sequence[str],
+                 elapsed_s: float) -> Path:
+    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` (each through a temporary file and
+    ``os.replace``). ``settings`` must hold every seed and setting; ``command`` reruns the
+    experiment. Returns the report's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    versions = _versions()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    payload = {"experiment": name, "title": title, "command": command, "package_version": versions["fictional-knowledge"],
+               "versions": versions, "created_at": created, "elapsed_s": round(float(elapsed_s), 1),
+               "settings": settings, "findings": [f.model_dump(mode="json") for f in findings],
+               "metrics": metrics, "figures": [Path(f).name for f in figures], "notes": list(notes)}
+    _atomic_write(out / METRICS_FILE, json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
+    lines = [f"# {title}", "",
+             f"Experiment `{name}`, fictional-knowledge {versions['fictional-knowledge']}, {created}; "
+             f"measured wall time **{elapsed_s / 60:.1f} min** ({elapsed_s:.0f} s).", "",
+             "Rerun with:", "", "```bash", command, "```", "", "## Findings", "",
+             "| finding | paper's claim | verdict | evidence |", "|---|---|---|---|"]
+    for f in findings:
+        lines.append(f"| {f.name} | {f.claim} | **{f.verdict}** | {f.evidence} |")
+    lines += [""]
+    for fig in figures:
+        lines += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    lines += ["## Settings", "", "```json", json.dumps(_jsonable(settings), indent=2), "```", "",
+              "## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
+    _atomic_write(out / REPORT_FILE, "\n".join(lines))
+    return out / REPORT_FILE
+
+
+def is_experiment_output(folder: Path) -> bool:
+    """True when ``folder`` holds a ``metrics.json`` written by :func:`write_report`."""
+    try:
+        return "experiment" in json.loads((folder / METRICS_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def fmt_ci(estimate: float, ci: tuple[float, float], digits: int = 3) -> str:
+    return f"{estimate:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def make_build(folder: str | Path, *, seed: int, entities: int, paraphrases: int = 0) -> Path:
+    """A build of ``entities`` focal entities with world seed ``seed`` in ``folder`` (one worker)."""
+    from ..build import build
+    from ..models import BuildConfig
+
+    build(BuildConfig(seed=seed, entities=entities, paraphrases=paraphrases), folder, workers=1, progress=False)
+    return Path(folder)
+
+
+def regime_rows(folder: str | Path, config: str, split: str) -> list[dict]:
+    """The rows of one config/split of a regime folder, in file order (the regime's order)."""
+    import pyarrow.parquet as pq
+
+    files = sorted((Path(folder) / "data" / config).glob(f"{split}-*.parquet"))
+    if not files:
+        raise ExperimentError(f"{folder} has no {config}/{split}")
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a matplotlib figure as a small PNG (100 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def pyplot():
+    """matplotlib's pyplot with the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def scale_settings(scale: Scale, per_scale: dict[str, dict]) -> dict:
+    """An experiment's own settings for ``scale`` (by name; unknown names get the ``gpu`` ones)."""
+    return dict(per_scale.get(scale.name, per_scale["gpu"]))

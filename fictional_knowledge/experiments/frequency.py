@@ -1,0 +1,214 @@
+"""``frequency``: distributional memorization (Wang et al. 2024, "Generalization v.s.
+Memorization: Tracing Language Models' Capabilities Back to Pretraining Data").
+
+Design (fixed before any run): a build of ``scale.entities`` focal entities; the ``frequency``
+regime with its defaults (each fact stated exactly k times, k from a bounded Zipf law, s = 1.5,
+K = 100 — a long tail like entity frequencies in web text); a byte-level BPE tokenizer and a
+GPT-2 trained from scratch on that corpus alone for ``epochs`` passes. Each fact is scored as the
+log-probability of its object (summed over the target tokens, ``-loss_sum`` of
+:mod:`fictional_knowledge.scoring`) under two cloze forms:
+
+- *unseen template*: the regime's probe, a semantic template that no corpus sentence uses;
+- *trained form*: the fact's first corpus sentence (the build's statement) cut before its object.
+
+The statistic is Spearman's rho between k and log p over facts, pooled and per relation, with
+percentile-bootstrap 95% intervals over facts. The untrained model (step 0) is the control: its
+rho should be near 0, so a positive rho after training is due to training counts, not to the
+probes. Intervals cover probe sampling only, not training randomness (one model, one seed).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import (Finding, RunContext, bootstrap_ci, excludes_zero, fmt_ci, make_build, make_model, n_params,
+                     pack, pyplot, regime_rows, save_figure, scale_settings, span_scores, spearman, steps_for, train,
+                     train_tokenizer, write_report, batches)
+
+TITLE = "Frequency vs model probability (Wang et al. 2024, distributional memorization)"
+CLAIM = ("A model's probability of a fact rises with the number of times the fact occurs in its training "
+         "data (Wang et al. 2024).")
+#: experiment settings per scale (the model and optimiser come from the Scale)
+PER_SCALE = {
+    "smoke": {"exponent": 1.5, "max_count": 8, "epochs": 1.0, "checkpoints": 2, "min_facts_per_relation": 3},
+    "cpu": {"exponent": 1.5, "max_count": 100, "epochs": 10.0, "checkpoints": 5, "min_facts_per_relation": 10},
+    "gpu": {"exponent": 1.5, "max_count": 100, "epochs": 10.0, "checkpoints": 10, "min_facts_per_relation": 10},
+}
+K_BINS = [(1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 32), (33, 64), (65, 10 ** 9)]
+
+
+def correlations(k: np.ndarray, logp: np.ndarray, relations: list[str], min_facts: int, seed: int) -> dict:
+    """Pooled and per-relation rho with bootstrap intervals, and the mean per-relation rho."""
+    pooled = np.stack([k, logp], axis=1)
+    out = {"pooled": {"n": len(k), "rho": spearman(pooled), "ci": bootstrap_ci(pooled, spearman, seed=seed)}}
+    per = {}
+    rel = np.array(relations)
+    for r in sorted(set(relations)):
+        m = rel == r
+        x = pooled[m]
+        if m.sum() < min_facts or len(set(x[:, 0])) < 2:
+            continue
+        per[r] = {"n": int(m.sum()), "rho": spearman(x), "ci": bootstrap_ci(x, spearman, n=1000, seed=seed)}
+    out["per_relation"] = per
+    rhos = np.array([v["rho"] for v in per.values() if not math.isnan(v["rho"])])
+    out["relations_mean_rho"] = {"n_relations": len(rhos), "mean": float(rhos.mean()) if len(rhos) else math.nan,
+                                 "ci": bootstrap_ci(rhos, seed=seed),
+                                 "positive_significant": sum(1 for v in per.values() if v["ci"][0] > 0),
+                                 "negative_significant": sum(1 for v in per.values() if v["ci"][1] < 0)}
+    return out
+
+
+def verdict_of(rho: float, ci: tuple[float, float]) -> str:
+    if excludes_zero(ci):
+        return "reproduced" if rho > 0 else "not reproduced"
+    return "inconclusive"
+
+
+def binned(k: np.ndarray, logp: np.ndarray) -> list[dict]:
+    rows = []
+    for lo, hi in K_BINS:
+        m = (k >= lo) & (k <= hi)
+        if m.any():
+            rows.append({"k": f"{lo}" if lo == hi else f"{lo}-{min(hi, int(k.max()))}", "n": int(m.sum()),
+                         "mean_logp": float(logp[m].mean()), "ci": bootstrap_ci(logp[m], n=1000)})
+    return rows
+
+
+def run(ctx: RunContext) -> Path:
+    from ..probes import split_cloze
+    from ..regimes import make_regime
+
+    sc, seed = ctx.scale, ctx.seed
+    cfg = scale_settings(sc, PER_SCALE)
+    with tempfile.TemporaryDirectory(prefix="fk-frequency-") as tmp:
+        ctx.log(f"build: {sc.entities} entities, seed {seed}")
+        build_dir = make_build(Path(tmp) / "build", seed=seed, entities=sc.entities)
+        manifest = make_regime("frequency", build_dir, Path(tmp) / "regime", seed=seed,
+                               exponent=cfg["exponent"], max_count=cfg["max_count"])
+        corpus = regime_rows(Path(tmp) / "regime", "corpus", "train")
+        probes = regime_rows(Path(tmp) / "regime", "probes", "test")
+    first_sentence = {r["fact_id"]: r["text"] for r in corpus if r["occurrence"] == 0}
+    trained_pairs, unsplittable = [], 0
+    for p in probes:
+        try:
+            trained_pairs.append((split_cloze(first_sentence[p["fact_id"]], p["target"]), p["target"]))
+        except ValueError:
+            trained_pairs.append(None)
+            unsplittable += 1
+    texts = [r["text"] for r in corpus]
+    ctx.log(f"corpus: {len(texts)} sentences of {len(probes)} facts; tokenizer {sc.vocab_size}")
+    tok = train_tokenizer(texts, sc.vocab_size)
+    packed = pack(tok, texts, sc.seq_len)
+    steps = steps_for(packed, sc.batch_size, cfg["epochs"])
+    model = make_model(tok, sc, seed).to(ctx.device)
+    k = np.array([p["k"] for p in probes], dtype=float)
+    relations = [p["relation"] for p in probes]
+    unseen_pairs = [(p["input"], p["target"]) for p in probes]
+    t_idx = [i for i, x in enumerate(trained_pairs) if x is not None]
+
+    def score(m) -> dict[str, np.ndarray]:
+        u = -span_scores(m, tok, unseen_pairs, batch_size=sc.eval_batch_size).loss_sum
+        t = -span_scores(m, tok, [trained_pairs[i] for i in t_idx], batch_size=sc.eval_batch_size).loss_sum
+        return {"unseen": u, "trained": t}
+
+    init = score(model)
+    every = max(1, steps // cfg["checkpoints"])
+    curve: list[dict] = []
+
+    def on_step(step: int, m) -> None:
+        if step % every == 0 or step == steps:
+            s = score(m)
+            curve.append({"step": step, "rho_unseen": spearman(np.stack([k, s["unseen"]], 1)),
+                          "rho_trained": spearman(np.stack([k[t_idx], s["trained"]], 1))})
+
+    ctx.log(f"train: {n_params(model):,} parameters, {steps} steps ({cfg['epochs']} epochs of {packed.rows} rows)")
+    t0 = time.perf_counter()
+    losses = train(model, batches(packed, sc.batch_size, steps, seed), sc, steps=steps, on_step=on_step, seed=seed,
+                   progress=ctx.progress)
+    train_s = time.perf_counter() - t0
+    final = score(model)
+    res = {
+        "unseen": correlations(k, final["unseen"], relations, cfg["min_facts_per_relation"], seed),
+        "trained": correlations(k[t_idx], final["trained"], [relations[i] for i in t_idx],
+                                cfg["min_facts_per_relation"], seed),
+        "control_init_unseen": correlations(k, init["unseen"], relations, cfg["min_facts_per_relation"], seed)["pooled"],
+        "control_init_trained": correlations(k[t_idx], init["trained"], [relations[i] for i in t_idx],
+                                             cfg["min_facts_per_relation"], seed)["pooled"],
+    }
+    bins = {"unseen": binned(k, final["unseen"]), "trained": binned(k[t_idx], final["trained"]),
+            "init_unseen": binned(k, init["unseen"])}
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, rows, style in [("unseen template, trained", bins["unseen"], "o-"),
+                              ("trained form, trained", bins["trained"], "s-"),
+                              ("unseen template, step 0", bins["init_unseen"], "x--")]:
+        axes[0].errorbar(range(len(rows)), [r["mean_logp"] for r in rows],
+                         yerr=np.array([[r["mean_logp"] - r["ci"][0], r["ci"][1] - r["mean_logp"]] for r in rows]).T,
+                         fmt=style, capsize=3, label=name)
+        axes[0].set_xticks(range(len(rows)), [r["k"] for r in rows])
+    axes[0].set_xlabel("training count k of the fact")
+    axes[0].set_ylabel("mean log p(object)")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("probability by training count (95% CI)")
+    if curve:
+        axes[1].plot([c["step"] for c in curve], [c["rho_unseen"] for c in curve], "o-", label="unseen template")
+        axes[1].plot([c["step"] for c in curve], [c["rho_trained"] for c in curve], "s-", label="trained form")
+    axes[1].axhline(0, color="grey", lw=0.8)
+    axes[1].set_xlabel("training step")
+    axes[1].set_ylabel("Spearman rho(k, log p)")
+    axes[1].legend(fontsize=8)
+    axes[1].set_title("correlation during training")
+    fig_path = save_figure(fig, ctx.out / "frequency.png")
+
+    pu, pt = res["unseen"]["pooled"], res["trained"]["pooled"]
+    ru = res["unseen"]["relations_mean_rho"]
+    ci_init = res["control_init_unseen"]
+    findings = [
+        Finding(name="pooled, unseen template", claim=CLAIM, verdict=verdict_of(pu["rho"], pu["ci"]),
+                evidence=f"Spearman rho(k, log p) over {pu['n']} facts = {fmt_ci(pu['rho'], pu['ci'])} "
+                         f"(untrained control {fmt_ci(ci_init['rho'], ci_init['ci'])})",
+                numbers={"rho": pu["rho"], "ci": pu["ci"], "n": pu["n"], "control_rho": ci_init["rho"],
+                         "control_ci": ci_init["ci"]}),
+        Finding(name="pooled, trained form", claim=CLAIM, verdict=verdict_of(pt["rho"], pt["ci"]),
+                evidence=f"rho over {pt['n']} facts = {fmt_ci(pt['rho'], pt['ci'])} (untrained control "
+                         f"{fmt_ci(res['control_init_trained']['rho'], res['control_init_trained']['ci'])})",
+                numbers={"rho": pt["rho"], "ci": pt["ci"], "n": pt["n"]}),
+        Finding(name="per relation, unseen template", claim=CLAIM + " This holds relation by relation.",
+                verdict=verdict_of(ru["mean"], ru["ci"]),
+                evidence=f"mean rho over {ru['n_relations']} relations with >= {cfg['min_facts_per_relation']} facts "
+                         f"= {fmt_ci(ru['mean'], ru['ci'])}; interval above 0 for {ru['positive_significant']}, "
+                         f"below 0 for {ru['negative_significant']}",
+                numbers=ru),
+    ]
+    settings = {"seed": seed, "build_seed": seed, "regime_seed": seed, "model_init_seed": seed, "data_order_seed": seed,
+                "scale": sc.model_dump(), "device": ctx.device, "threads": ctx.threads, **cfg,
+                "regime_options": manifest.options, "regime_notes": manifest.notes,
+                "tokenizer_vocab": len(tok), "parameters": n_params(model), "steps": steps, "packing": packed.counts(),
+                "probe_forms": {"unseen": len(unseen_pairs), "trained": len(t_idx),
+                                "trained_unsplittable": unsplittable},
+                "statistic": "Spearman rho between k and log p(object) (summed over target tokens); percentile "
+                             "bootstrap 95% CI over facts (2000 resamples pooled, 1000 per relation), seed 0"}
+    metrics = {"correlations": res, "by_k": bins, "rho_during_training": curve,
+               "train_loss": {"first": losses[0], "last": losses[-1], "every_10": losses[::10]},
+               "train_seconds": round(train_s, 1)}
+    per_rel = res["unseen"]["per_relation"]
+    notes = [f"Corpus: {manifest.notes['sentences']} sentences stating {manifest.notes['facts']} facts "
+             f"(k median {manifest.notes['k_median']}, max {manifest.notes['k_max']}); packed into {packed.rows} rows "
+             f"of {sc.seq_len} tokens, {packed.pad_tokens} padding tokens, {packed.cut_tokens} tokens cut.",
+             f"Model: GPT-2, {n_params(model):,} parameters, trained from scratch for {steps} steps "
+             f"({cfg['epochs']} epochs); training loss {losses[0]:.2f} -> {losses[-1]:.2f}.",
+             "Intervals are over facts for one trained model (one seed); training randomness is not in them.",
+             "Per relation (unseen template): " + "; ".join(
+                 f"{r} {v['rho']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}] (n={v['n']})" for r, v in per_rel.items()),
+             "Only this configuration was run at this scale; settings were fixed before the first run."]
+    if sc.name == "gpu":
+        notes.append("The gpu scale is a recipe; it was not run in this task (no GPU was available).")
+    return write_report(ctx.out, name="frequency", title=TITLE, command=ctx.command, settings=settings,
+                        findings=findings, metrics=metrics, figures=[fig_path], notes=notes,
+                        elapsed_s=time.perf_counter() - ctx.started)
