@@ -551,3 +551,17 @@ def pyplot():
 def scale_settings(scale: Scale, per_scale: dict[str, dict]) -> dict:
     """An experiment's own settings for ``scale`` (by name; unknown names get the ``gpu`` ones)."""
     return dict(per_scale.get(scale.name, per_scale["gpu"]))
+
+
+def qa_correct(model: Any, tokenizer: Any, rows: Sequence[dict], *, batch_size: int = 64,
+               max_new_tokens: int = 16) -> dict[str, np.ndarray]:
+    """Per-row QA correctness through :class:`fictional_knowledge.scoring_qa.QAScorer`: ``em``
+    (greedy generation equals the answer) and ``mc`` (the answer has the highest log-likelihood
+    of the choices)."""
+    from ..scoring_qa import QAScorer
+
+    if not rows:
+        return {"em": np.zeros(0, dtype=bool), "mc": np.zeros(0, dtype=bool)}
+    scorer = QAScorer(tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens, paraphrase=False)
+    scores = scorer.score(model)
+    return {"em": scorer.generation_exact_match(scores), "mc": scores.mc_correct}
