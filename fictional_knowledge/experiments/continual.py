@@ -35,6 +35,8 @@ TITLE = "Continual memorization and REMIX (Chen et al. 2024)"
 CLAIM_FORGET = "Factoids memorised in stage 1 are forgotten while a second set of factoids is trained in stage 2."
 CLAIM_REMIX = ("Mixing {what} into training (REMIX) reduces that forgetting: more stage-1 factoids are retained "
                "after stage 2 than without mixing.")
+#: earlier configurations run per scale, with their outcomes (listed in every report)
+TRIED: dict[str, list[str]] = {}
 PER_SCALE = {
     "smoke": {"stage1_fraction": 0.5, "stage2_fraction": 0.25, "mix_ratio": 1.0, "random_words": 8,
               "paraphrases": 1, "stage1_epochs": 1.0, "stage2_epochs": 1.0},
@@ -50,7 +52,7 @@ def run(ctx: RunContext) -> Path:
     from ..regimes import make_regime
 
     sc, seed = ctx.scale, ctx.seed
-    cfg = scale_settings(sc, PER_SCALE)
+    cfg = scale_settings(sc, PER_SCALE, ctx.overrides)
     with tempfile.TemporaryDirectory(prefix="fk-continual-") as tmp:
         ctx.log(f"build: {sc.entities} entities, seed {seed}")
         build_dir = make_build(Path(tmp) / "build", seed=seed, entities=sc.entities, paraphrases=cfg["paraphrases"])
@@ -146,7 +148,7 @@ def run(ctx: RunContext) -> Path:
 
     settings = {"seed": seed, "build_seed": seed, "regime_seed": seed, "model_init_seed": seed,
                 "data_order_seed": {"stage1": seed, "stage2": seed + 1, "text_interleaving": seed},
-                "scale": sc.model_dump(), "device": ctx.device, "threads": ctx.threads, **cfg,
+                "scale": sc.model_dump(), "overrides": ctx.overrides, "device": ctx.device, "threads": ctx.threads, **cfg,
                 "stage2_set": "stage2_factoid", "regime_options": manifest.options, "regime_notes": manifest.notes,
                 "tokenizer_vocab": len(tok), "parameters": n_params(model),
                 "steps": {f"{a}/{s}": n for (a, s), n in steps.items()},
@@ -165,8 +167,7 @@ def run(ctx: RunContext) -> Path:
              "Training losses (first -> last): " + "; ".join(f"{k} {v[0]:.2f} -> {v[-1]:.2f}" for k, v in losses.items()),
              f"Tokens cut in packing: {sum(p.cut_tokens for p in packs.values())}.",
              "Chen et al. start from a pretrained model; here every arm starts from the same random initialisation.",
-             "Intervals are over QA items for one trained model per arm (one seed); training randomness is not in them.",
-             "Only this configuration was run at this scale; settings were fixed before the first run."]
+             "Intervals are over QA items for one trained model per arm (one seed); training randomness is not in them."] + ctx.history_notes(TRIED)
     if sc.name == "gpu":
         notes.append("The gpu scale is a recipe; it was not run in this task (no GPU was available).")
     return write_report(ctx.out, name="continual", title=TITLE, command=ctx.command, settings=settings,
