@@ -68,8 +68,8 @@ def experiment(
                                    "entities) or of the experiment (e.g. epochs); repeatable; recorded in the report."),
 ) -> None:
     from .experiments import EXPERIMENTS, experiment_module
-    from .experiments.common import (ExperimentError, RunContext, get_scale, override_scale, resolve_device,
-                                     set_threads)
+    from .experiments.common import (ExperimentError, RunContext, check_setting_keys, get_scale, override_scale,
+                                     resolve_device, set_threads)
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
@@ -81,7 +81,9 @@ def experiment(
         sets[key.strip()] = value.strip()
     try:
         per_scale = getattr(experiment_module(name), "PER_SCALE", {})
-        sc = override_scale(get_scale(scale), sets, per_scale.get(scale, per_scale.get("gpu", {})))
+        mine = per_scale.get(scale, per_scale.get("gpu", {}))
+        sc = override_scale(get_scale(scale), sets, mine)
+        check_setting_keys(sets, mine)
         dev = resolve_device(device)
         n_threads = set_threads(threads)
     except ExperimentError as exc:

@@ -178,11 +178,35 @@ def test_pack_never_drops_tokens(one_torch_thread):
 # ---------------------------------------------------------------- the CLI
 
 
-def test_cli_refuses_unknown_experiment_and_foreign_out(tmp_path):
-    r = runner.invoke(app, ["experiment", "nosuch", "--scale", "smoke", "--out", str(tmp_path / "o")])
+def test_cli_refuses_unknown_experiment_scale_and_settings(tmp_path):
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["experiment", "nosuch", "--scale", "smoke", "--out", str(out)])
     assert r.exit_code == 2 and "error: unknown experiment 'nosuch'" in r.output
-    r = runner.invoke(app, ["experiment", "frequency", "--scale", "huge", "--out", str(tmp_path / "o")])
+    r = runner.invoke(app, ["experiment", "frequency", "--scale", "huge", "--out", str(out)])
     assert r.exit_code == 2 and "error: unknown scale 'huge'" in r.output
+    for bad, message in [("bogus=1", "--set bogus: no such setting"), ("n_layer=0", "--set n_layer: Input should be"),
+                         ("epochs", "expected KEY=VALUE"), ("name=gpu", "choose the scale with --scale")]:
+        r = runner.invoke(app, ["experiment", "frequency", "--scale", "smoke", "--out", str(out), "--set", bad])
+        assert r.exit_code == 2 and message in r.output, (bad, r.output)
+        assert len(r.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_set_overrides_cast_to_the_setting_type():
+    from fictional_knowledge.experiments.common import ExperimentError, override_scale, scale_settings
+
+    per_scale = {"smoke": {"epochs": 1.0, "checkpoints": 2}, "gpu": {"epochs": 9.0, "checkpoints": 3}}
+    sc = SCALES["smoke"]
+    assert scale_settings(sc, per_scale, {"epochs": "2.5", "lr": "0.1"}) == {"epochs": 2.5, "checkpoints": 2}
+    with pytest.raises(ExperimentError, match="expected a int"):
+        scale_settings(sc, per_scale, {"checkpoints": "x"})
+    assert override_scale(sc, {"lr": "0.1", "epochs": "3"}, per_scale["smoke"]).lr == 0.1
+    assert override_scale(sc, {"epochs": "3"}, per_scale["smoke"]) == sc  # the experiment's epochs win
+    assert scale_settings(SCALES["cpu"], per_scale) == per_scale["gpu"]
+
+
+@pytest.mark.slow
+def test_cli_refuses_a_foreign_non_empty_out(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

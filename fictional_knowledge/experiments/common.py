@@ -577,14 +577,20 @@ def scale_settings(scale: Scale, per_scale: dict[str, dict], overrides: Optional
     for key, value in (overrides or {}).items():
         if key in Scale.model_fields and key not in out:
             continue
-        if key not in out:
-            raise ExperimentError(f"--set {key}: no such setting; expected one of "
-                                  f"{', '.join(sorted(out) + sorted(k for k in Scale.model_fields if k != 'name'))}")
+        check_setting_keys({key: value}, out)
         try:
             out[key] = type(out[key])(value)
         except (TypeError, ValueError):
             raise ExperimentError(f"--set {key}={value}: expected a {type(out[key]).__name__}") from None
     return out
+
+
+def check_setting_keys(overrides: dict[str, str], settings: dict) -> None:
+    """Every ``--set`` key names a Scale field or one of the experiment's ``settings``."""
+    known = set(settings) | (set(Scale.model_fields) - {"name"})
+    for key in overrides:
+        if key not in known and key != "name":
+            raise ExperimentError(f"--set {key}: no such setting; expected one of {', '.join(sorted(known))}")
 
 
 def override_scale(scale: Scale, overrides: dict[str, str], experiment_keys: Iterable[str] = ()) -> Scale:
