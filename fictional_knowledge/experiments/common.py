@@ -1,6 +1,7 @@
 """The shared harness of ``fkgen experiment``: scales, tokenizer and model from scratch, packing
 that never drops text, a small training loop, scoring through :mod:`fictional_knowledge.scoring`,
-bootstrap intervals, findings and the report writer.
+bootstrap intervals (:mod:`.stats`), findings and the report writer (:mod:`.reporting`), all
+importable from here.
 
 Training (:func:`train`): AdamW (betas 0.9/0.95, eps 1e-8, weight decay on matrices only), the
 learning rate rising linearly from 0 over ``scale.warmup_steps`` and then decaying linearly to
@@ -13,20 +14,20 @@ Heavy imports (torch, transformers) stay inside the functions, so importing this
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+# re-exported: the harness's API is this module
+from .reporting import METRICS_FILE, REPORT_FILE, Finding, Verdict, is_experiment_output, write_report  # noqa: F401
+from .stats import bootstrap_ci, diff_ci, excludes_zero, fmt_ci, spearman  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -304,100 +305,7 @@ def span_scores(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *,
 
 
 # ------------------------------------------------------------------------------------------------
-# Statistics
-
-
-def _resample_stat(values: np.ndarray, stat: Callable, idx: np.ndarray) -> np.ndarray:
-    try:  # vectorised when stat takes an axis (np.mean, np.median, spearman, ...)
-        out = np.asarray(stat(values[idx], axis=1), dtype=float)
-        if out.shape == (len(idx),):
-            return out
-    except TypeError:
-        pass
-    return np.array([stat(values[i]) for i in idx], dtype=float)
-
-
-def bootstrap_ci(values: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat(values)``. ``values`` is 1-D (units) or 2-D (rows are
-    units resampled together, e.g. ``(k, p)`` pairs for a correlation). NaN statistics of
-    degenerate resamples are ignored; all-NaN gives ``(nan, nan)``."""
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n, len(values)))
-    stats = _resample_stat(values, stat, idx)
-    stats = stats[~np.isnan(stats)]
-    if not len(stats):
-        return (math.nan, math.nan)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
-def diff_ci(a: Any, b: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0, level: float = 0.95,
-            paired: bool = True) -> tuple[float, float]:
-    """Bootstrap interval of ``stat(a) - stat(b)``. ``paired``: ``a[i]`` and ``b[i]`` belong to
-    the same unit (same probe scored under two conditions) and are resampled together; otherwise
-    each sample is resampled on its own."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if paired:
-        if len(a) != len(b):
-            raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
-        return bootstrap_ci(np.stack([a, b], axis=1), lambda x: stat(x[:, 0]) - stat(x[:, 1]), n, seed, level)
-    if not len(a) or not len(b):
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    sa = _resample_stat(a, stat, rng.integers(0, len(a), size=(n, len(a))))
-    sb = _resample_stat(b, stat, rng.integers(0, len(b), size=(n, len(b))))
-    d = sa - sb
-    d = d[~np.isnan(d)]
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
-def spearman(x: Any, axis: Optional[int] = None) -> Any:
-    """Spearman's rho of the two columns of ``x`` (``[n, 2]``), or of each ``[n, 2]`` slice along
-    ``axis=1`` of a ``[r, n, 2]`` array (for :func:`bootstrap_ci`); NaN where a column is constant."""
-    from scipy.stats import rankdata
-
-    x = np.asarray(x, dtype=float)
-    batched = x[None] if axis is None else x
-    if batched.shape[1] < 2:
-        out = np.full(len(batched), math.nan)
-    else:
-        ranks = rankdata(batched, axis=1)
-        ranks -= ranks.mean(axis=1, keepdims=True)
-        num = (ranks[..., 0] * ranks[..., 1]).sum(axis=1)
-        den = np.sqrt((ranks[..., 0] ** 2).sum(axis=1) * (ranks[..., 1] ** 2).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(den > 0, num / np.where(den > 0, den, 1), math.nan)
-    return float(out[0]) if axis is None else out
-
-
-def excludes_zero(ci: tuple[float, float]) -> bool:
-    return not (math.isnan(ci[0]) or math.isnan(ci[1])) and (ci[0] > 0 or ci[1] < 0)
-
-
-# ------------------------------------------------------------------------------------------------
-# Findings and reports
-
-Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
-
-
-class Finding(BaseModel):
-    """One finding of a paper and what this run says about it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    claim: str = Field(description="The paper's finding in one sentence.")
-    verdict: Verdict
-    evidence: str = Field(description="One line with the numbers and intervals that decide the verdict.")
-    numbers: dict[str, Any] = Field(default_factory=dict)
-
+# The run context
 
 @dataclass(frozen=True)
 class RunContext:
@@ -434,97 +342,6 @@ class RunContext:
     def log(self, message: str) -> None:
         if self.progress:
             print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, BaseModel):
-        return x.model_dump(mode="json")
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _versions() -> dict[str, str]:
-    from .. import __version__
-
-    out = {"fictional-knowledge": __version__, "python": platform.python_version()}
-    for mod in ("torch", "transformers", "tokenizers", "numpy", "scipy"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # pragma: no cover - optional
-            pass
-    return out
-
-
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.md"
-
-
-def write_report(out_dir: str | Path, *, name: str, title: str, command: str, settings: dict,
-                 findings: Sequence[Finding], metrics: dict, figures: Sequence[Path], notes: Sequence[str],
-                 elapsed_s: float) -> Path:
-    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` (each through a temporary file and
-    ``os.replace``). ``settings`` must hold every seed and setting; ``command`` reruns the
-    experiment. Returns the report's path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    versions = _versions()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payload = {"experiment": name, "title": title, "command": command, "package_version": versions["fictional-knowledge"],
-               "versions": versions, "created_at": created, "elapsed_s": round(float(elapsed_s), 1),
-               "settings": settings, "findings": [f.model_dump(mode="json") for f in findings],
-               "metrics": metrics, "figures": [Path(f).name for f in figures], "notes": list(notes)}
-    _atomic_write(out / METRICS_FILE, json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
-    lines = [f"# {title}", "",
-             f"Experiment `{name}`, fictional-knowledge {versions['fictional-knowledge']}, {created}; "
-             f"measured wall time **{elapsed_s / 60:.1f} min** ({elapsed_s:.0f} s).", "",
-             "Rerun with:", "", f"<!-- docs-test: skip — trains models from scratch; {elapsed_s / 60:.0f} min of wall time here -->",
-             "```bash", command, "```", "", "## Findings", "",
-             "| finding | paper's claim | verdict | evidence |", "|---|---|---|---|"]
-    for f in findings:
-        lines.append(f"| {f.name} | {f.claim} | **{f.verdict}** | {f.evidence} |")
-    lines += [""]
-    for fig in figures:
-        lines += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
-    if notes:
-        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    lines += ["## Settings", "", "```json", json.dumps(_jsonable(settings), indent=2), "```", "",
-              "## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
-    _atomic_write(out / REPORT_FILE, "\n".join(lines))
-    return out / REPORT_FILE
-
-
-def is_experiment_output(folder: Path) -> bool:
-    """True when ``folder`` holds a ``metrics.json`` written by :func:`write_report`."""
-    try:
-        return "experiment" in json.loads((folder / METRICS_FILE).read_text())
-    except (OSError, ValueError, TypeError):
-        return False
-
-
-def fmt_ci(estimate: float, ci: tuple[float, float], digits: int = 3) -> str:
-    return f"{estimate:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
 def make_build(folder: str | Path, *, seed: int, entities: int, paraphrases: int = 0) -> Path:
