@@ -125,8 +125,9 @@ def set_threads(n: int | None = None) -> int:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> "PreTrainedTokenizerFast":
     """A byte-level BPE tokenizer trained on ``texts`` (GPT-2 style: no prefix space,
-    ``<|endoftext|>`` as BOS/EOS/UNK/PAD). Deterministic for the same texts."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    ``<|endoftext|>`` as BOS/EOS/UNK/PAD, prepended as BOS when special tokens are added, so the
+    package's scorers see prompts as training saw texts: after an EOS). Deterministic."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -135,6 +136,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> "PreTrainedTokeniz
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(list(texts), trainer=trainer)
+    # every packed training text follows an EOS, so a scored prompt starts with one too: the
+    # encoding adds it as BOS by default (``add_special_tokens=False`` leaves it out, as pack does)
+    eos_id = tok.token_to_id("<|endoftext|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", pair="<|endoftext|> $A $B",
+                                                       special_tokens=[("<|endoftext|>", eos_id)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                    unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=10 ** 9)
 
@@ -219,6 +225,36 @@ def batches(packed: Packed, batch_size: int, steps: int, seed: int) -> Iterator[
             order = torch.cat([order, torch.randperm(packed.rows, generator=gen)])
         idx, order = order[:batch_size], order[batch_size:]
         yield {"input_ids": packed.input_ids[idx], "labels": packed.labels[idx]}
+
+
+def shuffled_batches(tokenizer: Any, texts: Sequence[str], seq_len: int, batch_size: int, steps: int,
+                     seed: int) -> Iterator[dict[str, "torch.Tensor"]]:
+    """``steps`` batches of ``batch_size`` rows, repacked every pass: each pass puts the texts in
+    a new seeded order, packs them (:func:`pack`'s rules, nothing dropped) and shuffles the rows,
+    so a text meets other neighbours and row offsets in every pass (a fixed packing lets a small
+    model memorise a text only in its row's context). A pass has the same number of rows as
+    ``pack(tokenizer, texts, seq_len)``; batches may span two passes."""
+    import torch
+
+    encoded = [ids + [tokenizer.eos_token_id] for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    n = sum(len(ids) for ids in encoded)
+    rows = max(1, math.ceil(n / seq_len))
+    gen = torch.Generator().manual_seed(seed)
+    ids_buf = torch.empty((0, seq_len), dtype=torch.long)
+    lab_buf = torch.empty((0, seq_len), dtype=torch.long)
+    for _ in range(steps):
+        while len(ids_buf) < batch_size:
+            order = torch.randperm(len(encoded), generator=gen).tolist()
+            stream = [t for i in order for t in encoded[i]]
+            pad = rows * seq_len - n
+            ids = torch.tensor(stream + [tokenizer.pad_token_id] * pad, dtype=torch.long).view(rows, seq_len)
+            labels = ids.clone()
+            if pad:
+                labels.view(-1)[n:] = -100
+            perm = torch.randperm(rows, generator=gen)
+            ids_buf, lab_buf = torch.cat([ids_buf, ids[perm]]), torch.cat([lab_buf, labels[perm]])
+        yield {"input_ids": ids_buf[:batch_size], "labels": lab_buf[:batch_size]}
+        ids_buf, lab_buf = ids_buf[batch_size:], lab_buf[batch_size:]
 
 
 def steps_for(packed: Packed, batch_size: int, epochs: float) -> int:

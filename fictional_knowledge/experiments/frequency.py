@@ -29,15 +29,18 @@ import numpy as np
 
 from .common import (Finding, RunContext, bootstrap_ci, excludes_zero, fmt_ci, make_build, make_model, n_params,
                      pack, pyplot, regime_rows, save_figure, scale_settings, span_scores, spearman, steps_for, train,
-                     train_tokenizer, write_report, batches)
+                     train_tokenizer, write_report, shuffled_batches)
 
 TITLE = "Frequency vs model probability (Wang et al. 2024, distributional memorization)"
 CLAIM = ("A model's probability of a fact rises with the number of times the fact occurs in its training "
          "data (Wang et al. 2024).")
 #: earlier configurations run per scale, with their outcomes (listed in every report)
 TRIED: dict[str, list[str]] = {"cpu": [
-    "the same settings, judged on rho alone: pooled unseen-template rho 0.314 [0.231, 0.387] -> reproduced; its "
-    "untrained control had rho 0.109 [0.021, 0.191], so the verdict now also needs the gain over the control"]}
+    "1) these settings, judged on rho alone, texts packed once (rows reshuffled per pass), prompts scored without "
+    "an EOS prefix: pooled unseen-template rho 0.314 [0.231, 0.387] -> reproduced; its untrained control had rho "
+    "0.109 [0.021, 0.191], so the verdict now also needs the gain over the control",
+    "2) the same, with the gain criterion: gain 0.205 [0.133, 0.274] -> reproduced (identical numbers)"
+    "; the harness then changed: texts are repacked in a new order every pass, and prompts are scored after the EOS that precedes every training text"]}
 #: experiment settings per scale (the model and optimiser come from the Scale)
 PER_SCALE = {
     "smoke": {"exponent": 1.5, "max_count": 8, "epochs": 1.0, "checkpoints": 2, "min_facts_per_relation": 3},
@@ -152,7 +155,7 @@ def run(ctx: RunContext) -> Path:
 
     ctx.log(f"train: {n_params(model):,} parameters, {steps} steps ({cfg['epochs']} epochs of {packed.rows} rows)")
     t0 = time.perf_counter()
-    losses = train(model, batches(packed, sc.batch_size, steps, seed), sc, steps=steps, on_step=on_step, seed=seed,
+    losses = train(model, shuffled_batches(tok, texts, sc.seq_len, sc.batch_size, steps, seed), sc, steps=steps, on_step=on_step, seed=seed,
                    progress=ctx.progress)
     train_s = time.perf_counter() - t0
     final = score(model)
