@@ -175,6 +175,28 @@ def test_pack_never_drops_tokens(one_torch_thread):
     assert seen.max() - seen.min() <= 1 and seen.min() >= 3
 
 
+@pytest.mark.slow
+def test_shuffled_batches_repack_every_pass_without_dropping(one_torch_thread):
+    from collections import Counter
+
+    from fictional_knowledge.experiments.common import pack, shuffled_batches, train_tokenizer
+
+    texts = [f"Fact {i}: the river Ulo{i} flows into lake Mar{i % 7}." for i in range(40)]
+    tok = train_tokenizer(texts, 300)
+    assert tok("x")["input_ids"][0] == tok.eos_token_id  # scored prompts start after an EOS, like training texts
+    p = pack(tok, texts, 16)
+    expected = Counter(t for ids in tok(texts, add_special_tokens=False)["input_ids"] for t in ids + [tok.eos_token_id])
+    out = list(shuffled_batches(tok, texts, 16, 1, 2 * p.rows, seed=0))  # two passes, one row per batch
+    passes = [out[:p.rows], out[p.rows:]]
+    for rows in passes:
+        got = Counter(t for b in rows for t in b["labels"][0].tolist() if t != -100)
+        assert got == expected  # every token of every text, once per pass
+    assert [b["input_ids"].tolist() for b in passes[0]] != [b["input_ids"].tolist() for b in passes[1]]
+    first = {tuple(b["input_ids"][0].tolist()) for b in passes[0]}
+    second = {tuple(b["input_ids"][0].tolist()) for b in passes[1]}
+    assert first != second  # rows are repacked, not only reordered
+
+
 # ---------------------------------------------------------------- the CLI
 
 
