@@ -254,3 +254,13 @@ def test_experiment_smoke_run_writes_a_report(name, tmp_path, one_torch_thread):
     # a previous output may be overwritten by a rerun
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
+
+
+def test_help_names_every_registered_experiment():
+    from fictional_knowledge.experiments import experiment_module
+
+    out = runner.invoke(app, ["experiment", "--help"], terminal_width=200).output
+    for name in EXPERIMENTS:
+        assert name in out
+        module = experiment_module(name)
+        assert module.TITLE and callable(module.run)
