@@ -28,8 +28,11 @@ Scales: smoke (seconds, for tests), cpu (about 10 minutes each on 2 CPU cores),
 gpu (about 100M parameters, 128 x 512 tokens per step; the recipe for a CUDA machine)."""
 
 
-def _command(name: str, scale: str, out: Path, seed: int, threads: int | None, device: str) -> str:
+def _command(name: str, scale: str, out: Path, seed: int, threads: int | None, device: str,
+             sets: dict[str, str]) -> str:
     parts = ["fkgen", "experiment", name, "--scale", scale, "--out", str(out), "--seed", str(seed)]
+    for key, value in sets.items():
+        parts += ["--set", f"{key}={value}"]
     if threads is not None:
         parts += ["--threads", str(threads)]
     if device != "auto":
@@ -61,21 +64,34 @@ def experiment(
     threads: int = typer.Option(None, "--threads", help="torch CPU threads [default: the CPUs this process may use]."),
     device: str = typer.Option("auto", "--device", help="auto (cuda if available), cpu or cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    set_: list[str] = typer.Option([], "--set", help="KEY=VALUE: override one setting of the scale (e.g. lr, "
+                                   "entities) or of the experiment (e.g. epochs); repeatable; recorded in the report."),
 ) -> None:
     from .experiments import EXPERIMENTS, experiment_module
-    from .experiments.common import ExperimentError, RunContext, get_scale, resolve_device, set_threads
+    from .experiments.common import (ExperimentError, RunContext, check_setting_keys, get_scale, override_scale,
+                                     resolve_device, set_threads)
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")
+    sets: dict[str, str] = {}
+    for item in set_:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            fail(f"--set {item!r}: expected KEY=VALUE")
+        sets[key.strip()] = value.strip()
     try:
-        sc = get_scale(scale)
+        per_scale = getattr(experiment_module(name), "PER_SCALE", {})
+        mine = per_scale.get(scale, per_scale.get("gpu", {}))
+        sc = override_scale(get_scale(scale), sets, mine)
+        check_setting_keys(sets, mine)
         dev = resolve_device(device)
         n_threads = set_threads(threads)
     except ExperimentError as exc:
         fail(str(exc))
     _prepare_out(out)
     ctx = RunContext(name=name, scale=sc, out=out, seed=seed, device=dev, threads=n_threads, progress=not quiet,
-                     command=_command(name, scale, out, seed, threads, device), started=time.perf_counter())
+                     command=_command(name, scale, out, seed, threads, device, sets), started=time.perf_counter(),
+                     overrides=sets)
     try:
         report = experiment_module(name).run(ctx)
     except ExperimentError as exc:

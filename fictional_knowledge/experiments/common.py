@@ -1,6 +1,7 @@
 """The shared harness of ``fkgen experiment``: scales, tokenizer and model from scratch, packing
 that never drops text, a small training loop, scoring through :mod:`fictional_knowledge.scoring`,
-bootstrap intervals, findings and the report writer.
+bootstrap intervals (:mod:`.stats`), findings and the report writer (:mod:`.reporting`), all
+importable from here.
 
 Training (:func:`train`): AdamW (betas 0.9/0.95, eps 1e-8, weight decay on matrices only), the
 learning rate rising linearly from 0 over ``scale.warmup_steps`` and then decaying linearly to
@@ -13,20 +14,20 @@ Heavy imports (torch, transformers) stay inside the functions, so importing this
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+# re-exported: the harness's API is this module
+from .reporting import METRICS_FILE, REPORT_FILE, Finding, Verdict, is_experiment_output, write_report  # noqa: F401
+from .stats import bootstrap_ci, diff_ci, excludes_zero, fmt_ci, spearman  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -124,8 +125,9 @@ def set_threads(n: int | None = None) -> int:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> "PreTrainedTokenizerFast":
     """A byte-level BPE tokenizer trained on ``texts`` (GPT-2 style: no prefix space,
-    ``<|endoftext|>`` as BOS/EOS/UNK/PAD). Deterministic for the same texts."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    ``<|endoftext|>`` as BOS/EOS/UNK/PAD, prepended as BOS when special tokens are added, so the
+    package's scorers see prompts as training saw texts: after an EOS). Deterministic."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -134,6 +136,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> "PreTrainedTokeniz
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(list(texts), trainer=trainer)
+    # every packed training text follows an EOS, so a scored prompt starts with one too: the
+    # encoding adds it as BOS by default (``add_special_tokens=False`` leaves it out, as pack does)
+    eos_id = tok.token_to_id("<|endoftext|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", pair="<|endoftext|> $A $B",
+                                                       special_tokens=[("<|endoftext|>", eos_id)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                    unk_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=10 ** 9)
 
@@ -220,6 +227,36 @@ def batches(packed: Packed, batch_size: int, steps: int, seed: int) -> Iterator[
         yield {"input_ids": packed.input_ids[idx], "labels": packed.labels[idx]}
 
 
+def shuffled_batches(tokenizer: Any, texts: Sequence[str], seq_len: int, batch_size: int, steps: int,
+                     seed: int) -> Iterator[dict[str, "torch.Tensor"]]:
+    """``steps`` batches of ``batch_size`` rows, repacked every pass: each pass puts the texts in
+    a new seeded order, packs them (:func:`pack`'s rules, nothing dropped) and shuffles the rows,
+    so a text meets other neighbours and row offsets in every pass (a fixed packing lets a small
+    model memorise a text only in its row's context). A pass has the same number of rows as
+    ``pack(tokenizer, texts, seq_len)``; batches may span two passes."""
+    import torch
+
+    encoded = [ids + [tokenizer.eos_token_id] for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    n = sum(len(ids) for ids in encoded)
+    rows = max(1, math.ceil(n / seq_len))
+    gen = torch.Generator().manual_seed(seed)
+    ids_buf = torch.empty((0, seq_len), dtype=torch.long)
+    lab_buf = torch.empty((0, seq_len), dtype=torch.long)
+    for _ in range(steps):
+        while len(ids_buf) < batch_size:
+            order = torch.randperm(len(encoded), generator=gen).tolist()
+            stream = [t for i in order for t in encoded[i]]
+            pad = rows * seq_len - n
+            ids = torch.tensor(stream + [tokenizer.pad_token_id] * pad, dtype=torch.long).view(rows, seq_len)
+            labels = ids.clone()
+            if pad:
+                labels.view(-1)[n:] = -100
+            perm = torch.randperm(rows, generator=gen)
+            ids_buf, lab_buf = torch.cat([ids_buf, ids[perm]]), torch.cat([lab_buf, labels[perm]])
+        yield {"input_ids": ids_buf[:batch_size], "labels": lab_buf[:batch_size]}
+        ids_buf, lab_buf = ids_buf[batch_size:], lab_buf[batch_size:]
+
+
 def steps_for(packed: Packed, batch_size: int, epochs: float) -> int:
     """Optimiser steps for ``epochs`` passes over ``packed`` (at least 1)."""
     return max(1, math.ceil(epochs * packed.rows / batch_size))
@@ -304,100 +341,7 @@ def span_scores(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *,
 
 
 # ------------------------------------------------------------------------------------------------
-# Statistics
-
-
-def _resample_stat(values: np.ndarray, stat: Callable, idx: np.ndarray) -> np.ndarray:
-    try:  # vectorised when stat takes an axis (np.mean, np.median, spearman, ...)
-        out = np.asarray(stat(values[idx], axis=1), dtype=float)
-        if out.shape == (len(idx),):
-            return out
-    except TypeError:
-        pass
-    return np.array([stat(values[i]) for i in idx], dtype=float)
-
-
-def bootstrap_ci(values: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat(values)``. ``values`` is 1-D (units) or 2-D (rows are
-    units resampled together, e.g. ``(k, p)`` pairs for a correlation). NaN statistics of
-    degenerate resamples are ignored; all-NaN gives ``(nan, nan)``."""
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n, len(values)))
-    stats = _resample_stat(values, stat, idx)
-    stats = stats[~np.isnan(stats)]
-    if not len(stats):
-        return (math.nan, math.nan)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
-def diff_ci(a: Any, b: Any, stat: Callable = np.mean, n: int = 2000, seed: int = 0, level: float = 0.95,
-            paired: bool = True) -> tuple[float, float]:
-    """Bootstrap interval of ``stat(a) - stat(b)``. ``paired``: ``a[i]`` and ``b[i]`` belong to
-    the same unit (same probe scored under two conditions) and are resampled together; otherwise
-    each sample is resampled on its own."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if paired:
-        if len(a) != len(b):
-            raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
-        return bootstrap_ci(np.stack([a, b], axis=1), lambda x: stat(x[:, 0]) - stat(x[:, 1]), n, seed, level)
-    if not len(a) or not len(b):
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    sa = _resample_stat(a, stat, rng.integers(0, len(a), size=(n, len(a))))
-    sb = _resample_stat(b, stat, rng.integers(0, len(b), size=(n, len(b))))
-    d = sa - sb
-    d = d[~np.isnan(d)]
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
-def spearman(x: Any, axis: Optional[int] = None) -> Any:
-    """Spearman's rho of the two columns of ``x`` (``[n, 2]``), or of each ``[n, 2]`` slice along
-    ``axis=1`` of a ``[r, n, 2]`` array (for :func:`bootstrap_ci`); NaN where a column is constant."""
-    from scipy.stats import rankdata
-
-    x = np.asarray(x, dtype=float)
-    batched = x[None] if axis is None else x
-    if batched.shape[1] < 2:
-        out = np.full(len(batched), math.nan)
-    else:
-        ranks = rankdata(batched, axis=1)
-        ranks -= ranks.mean(axis=1, keepdims=True)
-        num = (ranks[..., 0] * ranks[..., 1]).sum(axis=1)
-        den = np.sqrt((ranks[..., 0] ** 2).sum(axis=1) * (ranks[..., 1] ** 2).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(den > 0, num / np.where(den > 0, den, 1), math.nan)
-    return float(out[0]) if axis is None else out
-
-
-def excludes_zero(ci: tuple[float, float]) -> bool:
-    return not (math.isnan(ci[0]) or math.isnan(ci[1])) and (ci[0] > 0 or ci[1] < 0)
-
-
-# ------------------------------------------------------------------------------------------------
-# Findings and reports
-
-Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
-
-
-class Finding(BaseModel):
-    """One finding of a paper and what this run says about it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    claim: str = Field(description="The paper's finding in one sentence.")
-    verdict: Verdict
-    evidence: str = Field(description="One line with the numbers and intervals that decide the verdict.")
-    numbers: dict[str, Any] = Field(default_factory=dict)
-
+# The run context
 
 @dataclass(frozen=True)
 class RunContext:
@@ -412,100 +356,28 @@ class RunContext:
     progress: bool
     command: str
     started: float = field(default_factory=time.perf_counter)
+    #: ``--set KEY=VALUE`` overrides as given (Scale fields are already applied to ``scale``)
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def history_notes(self, tried: dict[str, list[str]]) -> list[str]:
+        """Report notes listing every configuration run at this scale (``tried[scale name]``: one
+        line each, with its outcome, written down when it was run) and any ``--set`` overrides."""
+        runs = tried.get(self.scale.name, [])
+        notes = ["Settings were fixed from the papers and first principles before the first run. "
+                 + ("Configurations run at this scale before: " + " | ".join(runs) if runs
+                    else "No other configuration was run at this scale.")]
+        return notes + self.override_note()
+
+    def override_note(self) -> list[str]:
+        """A report note naming the ``--set`` overrides (empty when none)."""
+        if not self.overrides:
+            return []
+        return ["Settings overridden on the command line (--set), departing from the scale's defaults: "
+                + ", ".join(f"{k}={v}" for k, v in self.overrides.items()) + "."]
 
     def log(self, message: str) -> None:
         if self.progress:
             print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, BaseModel):
-        return x.model_dump(mode="json")
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _versions() -> dict[str, str]:
-    from .. import __version__
-
-    out = {"fictional-knowledge": __version__, "python": platform.python_version()}
-    for mod in ("torch", "transformers", "tokenizers", "numpy", "scipy"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # pragma: no cover - optional
-            pass
-    return out
-
-
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.md"
-
-
-def write_report(out_dir: str | Path, *, name: str, title: str, command: str, settings: dict,
-                 findings: Sequence[Finding], metrics: dict, figures: Sequence[Path], notes: Sequence[str],
-                 elapsed_s: float) -> Path:
-    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` (each through a temporary file and
-    ``os.replace``). ``settings`` must hold every seed and setting; ``command`` reruns the
-    experiment. Returns the report's path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    versions = _versions()
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    payload = {"experiment": name, "title": title, "command": command, "package_version": versions["fictional-knowledge"],
-               "versions": versions, "created_at": created, "elapsed_s": round(float(elapsed_s), 1),
-               "settings": settings, "findings": [f.model_dump(mode="json") for f in findings],
-               "metrics": metrics, "figures": [Path(f).name for f in figures], "notes": list(notes)}
-    _atomic_write(out / METRICS_FILE, json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
-    lines = [f"# {title}", "",
-             f"Experiment `{name}`, fictional-knowledge {versions['fictional-knowledge']}, {created}; "
-             f"measured wall time **{elapsed_s / 60:.1f} min** ({elapsed_s:.0f} s).", "",
-             "Rerun with:", "", "```bash", command, "```", "", "## Findings", "",
-             "| finding | paper's claim | verdict | evidence |", "|---|---|---|---|"]
-    for f in findings:
-        lines.append(f"| {f.name} | {f.claim} | **{f.verdict}** | {f.evidence} |")
-    lines += [""]
-    for fig in figures:
-        lines += [f"![{Path(fig).stem}]({Path(fig).name})", ""]
-    if notes:
-        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    lines += ["## Settings", "", "```json", json.dumps(_jsonable(settings), indent=2), "```", "",
-              "## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
-    _atomic_write(out / REPORT_FILE, "\n".join(lines))
-    return out / REPORT_FILE
-
-
-def is_experiment_output(folder: Path) -> bool:
-    """True when ``folder`` holds a ``metrics.json`` written by :func:`write_report`."""
-    try:
-        return "experiment" in json.loads((folder / METRICS_FILE).read_text())
-    except (OSError, ValueError, TypeError):
-        return False
-
-
-def fmt_ci(estimate: float, ci: tuple[float, float], digits: int = 3) -> str:
-    return f"{estimate:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
 def make_build(folder: str | Path, *, seed: int, entities: int, paraphrases: int = 0) -> Path:
@@ -548,6 +420,59 @@ def pyplot():
     return plt
 
 
-def scale_settings(scale: Scale, per_scale: dict[str, dict]) -> dict:
-    """An experiment's own settings for ``scale`` (by name; unknown names get the ``gpu`` ones)."""
-    return dict(per_scale.get(scale.name, per_scale["gpu"]))
+def scale_settings(scale: Scale, per_scale: dict[str, dict], overrides: Optional[dict[str, str]] = None) -> dict:
+    """An experiment's own settings for ``scale`` (by name; unknown names get the ``gpu`` ones),
+    with ``overrides`` (``--set``) applied, each cast to the type of the setting it replaces.
+    Other keys that are :class:`Scale` fields are skipped (:func:`override_scale` applied them);
+    any other unknown key is an error. An experiment setting wins over a Scale field of the same
+    name (e.g. ``epochs``)."""
+    out = dict(per_scale.get(scale.name, per_scale["gpu"]))
+    for key, value in (overrides or {}).items():
+        if key in Scale.model_fields and key not in out:
+            continue
+        check_setting_keys({key: value}, out)
+        try:
+            out[key] = type(out[key])(value)
+        except (TypeError, ValueError):
+            raise ExperimentError(f"--set {key}={value}: expected a {type(out[key]).__name__}") from None
+    return out
+
+
+def check_setting_keys(overrides: dict[str, str], settings: dict) -> None:
+    """Every ``--set`` key names a Scale field or one of the experiment's ``settings``."""
+    known = set(settings) | (set(Scale.model_fields) - {"name"})
+    for key in overrides:
+        if key not in known and key != "name":
+            raise ExperimentError(f"--set {key}: no such setting; expected one of {', '.join(sorted(known))}")
+
+
+def override_scale(scale: Scale, overrides: dict[str, str], experiment_keys: Iterable[str] = ()) -> Scale:
+    """``scale`` with the overrides whose keys are Scale fields (and not ``experiment_keys``, the
+    experiment's own settings, which win) applied and validated."""
+    from pydantic import ValidationError
+
+    mine = set(experiment_keys)
+    update = {k: v for k, v in overrides.items() if k in Scale.model_fields and k not in mine}
+    if "name" in update:
+        raise ExperimentError("--set name: choose the scale with --scale")
+    if not update:
+        return scale
+    try:
+        return Scale(**{**scale.model_dump(), **update})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ExperimentError(f"--set {err['loc'][0]}: {err['msg']}") from None
+
+
+def qa_correct(model: Any, tokenizer: Any, rows: Sequence[dict], *, batch_size: int = 64,
+               max_new_tokens: int = 16) -> dict[str, np.ndarray]:
+    """Per-row QA correctness through :class:`fictional_knowledge.scoring_qa.QAScorer`: ``em``
+    (greedy generation equals the answer) and ``mc`` (the answer has the highest log-likelihood
+    of the choices)."""
+    from ..scoring_qa import QAScorer
+
+    if not rows:
+        return {"em": np.zeros(0, dtype=bool), "mc": np.zeros(0, dtype=bool)}
+    scorer = QAScorer(tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens, paraphrase=False)
+    scores = scorer.score(model)
+    return {"em": scorer.generation_exact_match(scores), "mc": scores.mc_correct}
