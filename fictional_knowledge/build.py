@@ -25,7 +25,7 @@ from .arrow import schema_of
 from .bundle import passage_records, world_records
 from .card import recipe_tag, write_card
 from .fingerprint import Accumulator
-from .models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest
+from .models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest, validate_rows
 from .templates import load_templates, template_hashes
 from .world import BLOCK, closure
 
@@ -68,15 +68,17 @@ def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
     config = BuildConfig.model_validate_json(config_json)
     templates = load_templates()
     rows: dict[str, list[dict]] = {name: [] for name in CONFIG_NAMES}
+    focal_set = set(focal)
     for position in focal + extras:
         parts = world_records(config.seed, position, config, templates)
-        if position in focal and position < config.entities:
+        if position in focal_set and position < config.entities:
             parts.update(passage_records(config.seed, position, config, templates))
         for name, records in parts.items():
-            rows[name].extend(r.model_dump() for r in records)
+            rows[name].extend(records)
     sums = {}
     for name, batch in rows.items():
-        acc = Accumulator().update(batch)
+        validate_rows(name, batch)  # every row, strictly, before anything is written
+        acc = Accumulator().update_sorted(batch)
         sums[name] = (acc.rows, acc.total)
         table = pa.Table.from_pylist(batch, schema=schema_of(name))
         path = Path(data_dir) / name / f"{tag}-part-{chunk:05d}.parquet"
