@@ -10,10 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
-ENTITY_TYPES = ("country", "city", "river", "person", "organization", "work", "event")
-EntityType = Literal["country", "city", "river", "person", "organization", "work", "event"]
+from .world import ENTITY_SPECS, attribute_types
+
+ENTITY_TYPES: tuple[str, ...] = tuple(ENTITY_SPECS)
+EntityType = Literal[ENTITY_TYPES]  # type: ignore[valid-type]  # derived from world.ENTITY_SPECS
 ProbeKind = Literal["memorization", "semantic", "compositional"]
 PROBE_KINDS: tuple[str, ...] = ("memorization", "semantic", "compositional")
 
@@ -35,53 +37,14 @@ ShortValue = Annotated[str, Field(pattern=r"^\S+( \S+){0,3}$")]
 ProbeInput = Annotated[str, Field(pattern="^\\S(.*[^\\s\"'\u201c\u2018\u00ab(])?$")]
 
 
-class Attributes(FrozenModel):
-    """Typed attribute values of an entity. Every field is null where the type has no such
-    attribute; entity-valued attributes hold the linked entity's ``id``."""
-
-    # country
-    capital: Optional[str] = None
-    largest_city: Optional[str] = None
-    head_of_state: Optional[str] = None
-    continent: Optional[str] = None
-    official_language: Optional[str] = None
-    currency: Optional[str] = None
-    established_year: Optional[int] = None
-    population: Optional[int] = None
-    national_animal: Optional[str] = None
-    # city
-    located_in: Optional[str] = None
-    on_river: Optional[str] = None
-    founded_year: Optional[int] = None
-    known_for: Optional[str] = None
-    elevation_m: Optional[int] = None
-    # river
-    source_country: Optional[str] = None
-    length_km: Optional[int] = None
-    empties_into: Optional[str] = None
-    surveyed_by: Optional[str] = None
-    # person
-    born_in: Optional[str] = None
-    birth_year: Optional[int] = None
-    occupation: Optional[str] = None
-    award: Optional[str] = None
-    lives_in: Optional[str] = None
-    # organization
-    founded_by: Optional[str] = None
-    headquartered_in: Optional[str] = None
-    industry: Optional[str] = None
-    employees: Optional[int] = None
-    # work
-    authored_by: Optional[str] = None
-    published_year: Optional[int] = None
-    genre: Optional[str] = None
-    set_in: Optional[str] = None
-    language: Optional[str] = None
-    # event
-    held_in: Optional[str] = None
-    year: Optional[int] = None
-    organized_by: Optional[str] = None
-    attendance: Optional[int] = None
+#: Typed attribute values of an entity, one optional field per relation of any entity type,
+#: derived from ``world.ENTITY_SPECS`` (so a new relation needs no edit here).
+Attributes: type[FrozenModel] = create_model(
+    "Attributes", __base__=FrozenModel, __module__=__name__,
+    __doc__="""Typed attribute values of an entity. Every field is null where the type has no such
+    attribute; entity-valued attributes hold the linked entity's ``id``.""",
+    **{name: (Optional[value], None) for name, value in attribute_types().items()},
+)
 
 
 class Entity(FrozenModel):
