@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from .facts import facts_of
 from .models import QA, Attributes, BuildConfig, Entity, Fact, FKRow, Passage, Probe, Statement, sorted_fields
-from .probes import compositional, memorization, semantic
+from .kinds import PROBE_KIND_TABLE
+from .probes import ProbeContext, generate_probes
 from .render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
 from .seeding import item_rng, make_id
 from .templates import TypeTemplates
@@ -86,20 +87,18 @@ def passage_records(seed: int, position: int, config: BuildConfig,
     passage_id = make_id("passage", seed, entity.id)
     passage = _row(Passage, id=passage_id, entity_id=entity.id, text=text, paraphrases=paras, fact_ids=stated)
     qrng = item_rng(seed, "probes", entity.id)
-    mem = memorization(sentences, entity.id, config.memorization_probes, qrng)
-    sem = semantic(mem, templates, config.semantic_probes, qrng)
-    comp = compositional(seed, entity, templates, set(stated), config.compositional_probes, qrng)
-    drafts = mem + sem + comp
+    ctx = ProbeContext(seed, entity, templates, sentences, set(stated))
+    drafts = generate_probes(ctx, {k.name: getattr(config, k.count_field) for k in PROBE_KIND_TABLE}, qrng)
     probes = [_row(Probe, id=make_id("probe", seed, passage_id, d.kind, d.input, d.target), passage_id=passage_id,
                    entity_id=entity.id, kind=d.kind, input=d.input, target=d.target,
                    fact_ids=[f.id for f in d.facts], relation_path=list(d.relation_path),
                    in_passage=d.in_passage)
               for d in drafts]
-    by_kind = {k: [d for d in drafts if d.kind == k] for k in ("memorization", "semantic", "compositional")}
-    fk = _row(FKRow, passage_id=passage_id, entity_id=entity.id, train_context=text,
-              mem_input=[p.input for p in by_kind["memorization"]], mem_target=[p.target for p in by_kind["memorization"]],
-              gen_input=[p.input for p in by_kind["semantic"]], gen_target=[p.target for p in by_kind["semantic"]],
-              hard_gen_input=[p.input for p in by_kind["compositional"]],
-              hard_gen_target=[p.target for p in by_kind["compositional"]], paraphrases=paras)
+    fk_lists = {"train_context": text, "paraphrases": paras}
+    for kind in PROBE_KIND_TABLE:
+        if kind.fk_prefix:
+            fk_lists[f"{kind.fk_prefix}_input"] = [d.input for d in ctx.drafts[kind.name]]
+            fk_lists[f"{kind.fk_prefix}_target"] = [d.target for d in ctx.drafts[kind.name]]
+    fk = _row(FKRow, passage_id=passage_id, entity_id=entity.id, **fk_lists)
     return {"passages": [passage], "probes": probes, "fictional_knowledge": [fk]}
 

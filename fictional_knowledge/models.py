@@ -12,12 +12,12 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
+from .kinds import PROBE_KIND_TABLE, PROBE_KINDS
 from .world import ENTITY_SPECS, attribute_types
 
 ENTITY_TYPES: tuple[str, ...] = tuple(ENTITY_SPECS)
 EntityType = Literal[ENTITY_TYPES]  # type: ignore[valid-type]  # derived from world.ENTITY_SPECS
-ProbeKind = Literal["memorization", "semantic", "compositional"]
-PROBE_KINDS: tuple[str, ...] = ("memorization", "semantic", "compositional")
+ProbeKind = Literal[PROBE_KINDS]  # type: ignore[valid-type]  # derived from kinds.PROBE_KIND_TABLE
 
 
 class FrozenModel(BaseModel):
@@ -182,6 +182,12 @@ RECORD_MODELS: dict[str, type[FrozenModel]] = {
     "fictional_knowledge": FKRow,
 }
 CONFIG_NAMES: tuple[str, ...] = tuple(RECORD_MODELS)
+
+for _kind in PROBE_KIND_TABLE:  # the kind table must match the models; fail at import if not
+    if _kind.count_field not in BuildConfig.model_fields:
+        raise ValueError(f"probe kind {_kind.name!r}: BuildConfig has no field {_kind.count_field!r}")
+    if _kind.fk_prefix and f"{_kind.fk_prefix}_input" not in FKRow.model_fields:
+        raise ValueError(f"probe kind {_kind.name!r}: FKRow has no field {_kind.fk_prefix}_input")
 
 
 @lru_cache(maxsize=None)
