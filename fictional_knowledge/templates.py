@@ -22,8 +22,9 @@ from typing import Callable
 import jinja2
 import yaml
 from jinja2 import meta, nodes
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from .models import FrozenModel
 from .resources import templates_dir
 from .world import RELATIONS
 
@@ -46,8 +47,7 @@ class TemplateError(ValueError):
     """A template file is malformed."""
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Spec = FrozenModel
 
 
 class IntroSpec(_Spec):
