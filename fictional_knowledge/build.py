@@ -8,10 +8,12 @@ so memory does not grow with the build size. ``--shard i/n`` builds the chunks `
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
@@ -61,6 +63,22 @@ def chunks_of(config: BuildConfig) -> list[tuple[int, list[int], list[int]]]:
     extras = [p for p in closure(config.seed, range(max(0, n - BLOCK), n)) if p >= n]
     out[-1][2].extend(extras)
     return out
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Refuses to import pandas. pyarrow imports pandas, when installed, on its first list-to-array
+    conversion (about a second of start-up per worker process); a build never needs it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not imported in build workers)", name=name)
+        return None
+
+
+def _init_worker() -> None:
+    """Set up a pool worker (a process that only builds chunks and then exits)."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
 
 
 def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
@@ -127,7 +145,7 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
         with bar as p:
             task = p.add_task("building", total=focal_total) if p else None
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(workers) if workers > 1 else None
+            pool = ctx.Pool(workers, initializer=_init_worker) if workers > 1 else None
             results = pool.imap_unordered(_build_chunk, jobs) if pool else map(_build_chunk, jobs)
             try:
                 for done, sums in results:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from .facts import WorldFact, facts_of
@@ -224,13 +225,9 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str
     answer to occur in the training data and a model cannot pick the answer merely for having seen
     it. Only near the start of the world, where too few earlier entities exist, are later ones
     used."""
-    from .world import _OFFSETS, BLOCK, WINDOW
-
-    here, block, offsets = f.subject.position, f.subject.block, _OFFSETS[f.subject.type]
-    earlier = [b * BLOCK + o for b in range(max(0, block - WINDOW), block + 1) for o in offsets if b * BLOCK + o < here]
-    later = [b * BLOCK + o for b in range(block, block + WINDOW + 1) for o in offsets if b * BLOCK + o > here]
     out: list[str] = []
-    for pool in (earlier, later):
+    for pool in _distractor_pools(f.subject.type, f.subject.position):
+        pool = list(pool)
         shuffle(pool, rng.random)
         for pos in pool:
             other = entity_at(seed, pos)
@@ -243,3 +240,15 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str
                 if len(out) == n:
                     return out
     raise RuntimeError(f"could not find {n} distractors for {f.relation} of {f.subject.name}")
+
+
+@lru_cache(maxsize=256)
+def _distractor_pools(etype: str, here: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The positions of type ``etype`` up to ``WINDOW`` blocks before ``here``, and (used only
+    when those are too few) up to ``WINDOW`` blocks after it. Shared by the facts of an entity."""
+    from .world import _OFFSETS, BLOCK, WINDOW
+
+    block, offsets = here // BLOCK, _OFFSETS[etype]
+    earlier = tuple(b * BLOCK + o for b in range(max(0, block - WINDOW), block + 1) for o in offsets if b * BLOCK + o < here)
+    later = tuple(b * BLOCK + o for b in range(block, block + WINDOW + 1) for o in offsets if b * BLOCK + o > here)
+    return earlier, later
