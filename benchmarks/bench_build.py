@@ -13,8 +13,9 @@ both produce the same fingerprints (the speed work must not change the data).
     python benchmarks/bench_build.py                       # 20k ratio x3, then 20k/100k whole-process
     python benchmarks/bench_build.py --compare 2000 --repeats 3 --sizes
 
-Whole-process figures (``--sizes``) run ``python -m fictional_knowledge build`` in a fresh
-subprocess, start-up included, and report its peak RSS (main process or largest worker).
+Whole-process figures (``--sizes``) run a build in a fresh ``python`` (start-up and imports
+included) for ours and, up to ``--baseline-max`` entities, for the baseline, and report the peak
+RSS (main process or largest worker).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 BASELINE_REV = "dcdacb6"  # main before the issue-8 speed work
 
 CHILD = """
-import json, resource, sys, time
+import importlib, json, resource, sys, time
 start = time.perf_counter()
-from fictional_knowledge.build import build
-from fictional_knowledge.models import BuildConfig
-m = build(BuildConfig(seed=0, entities=int(sys.argv[2])), sys.argv[1], workers=int(sys.argv[3]))
+pkg = sys.argv[4]
+build = importlib.import_module(pkg + ".build").build
+BuildConfig = importlib.import_module(pkg + ".models").BuildConfig
+m = build(BuildConfig(seed=0, entities=int(sys.argv[2])), sys.argv[1], workers=int(sys.argv[3]), overwrite=True)
 seconds = time.perf_counter() - start
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "probes": m.configs["probes"].rows}))
@@ -79,6 +81,7 @@ def main() -> None:
     ap.add_argument("--baseline-rev", default=BASELINE_REV)
     ap.add_argument("--sizes", type=int, nargs="*", default=[20_000, 100_000],
                     help="whole-process builds (fresh subprocess) for bundles/s and peak RSS")
+    ap.add_argument("--baseline-max", type=int, default=20_000, help="largest whole-process size also run for the baseline")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
 
@@ -107,14 +110,23 @@ def main() -> None:
               f"CPU: {', '.join(f'{x:.2f}x' for x in cpus)} (same fingerprints)")
         print(f"  load average after: {os.getloadavg()}")
 
-    if args.sizes:
-        print("\nwhole process     seconds   bundles/s   probes/s   peak RSS (MB)")
-    for n in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = subprocess.run([sys.executable, "-c", CHILD, str(Path(tmp) / "b"), str(n), str(args.workers)],
-                                 capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout)
-        print(f"{n:>12,}  {r['seconds']:9.1f}  {n / r['seconds']:10.0f}  {r['probes'] / r['seconds']:9.0f}  {r['peak_rss_mb']:12.0f}")
+        if args.sizes:
+            print(f"\nwhole process (fresh `python`, start-up included); baseline only up to {args.baseline_max:,}")
+            print("        size  package       seconds   bundles/s   probes/s   peak RSS (MB)   ratio")
+        for n in args.sizes:
+            seconds = {}
+            for label, pkg, path in (("ours", "fictional_knowledge", str(REPO)), ("baseline", "fk_baseline", str(tmp))):
+                if label == "baseline" and n > args.baseline_max:
+                    continue
+                env = dict(os.environ, PYTHONPATH=path)
+                out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"whole-{label}"), str(n), str(args.workers), pkg],
+                                     capture_output=True, text=True, check=True, env=env)
+                r = json.loads(out.stdout)
+                seconds[label] = r["seconds"]
+                ratio = f"{seconds['baseline'] / seconds['ours']:5.2f}x" if label == "baseline" else ""
+                print(f"  {n:>10,}  {label:9s} {r['seconds']:9.1f}  {n / r['seconds']:10.0f}  {r['probes'] / r['seconds']:9.0f}"
+                      f"  {r['peak_rss_mb']:14.0f}   {ratio}")
+        print(f"load average at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":
