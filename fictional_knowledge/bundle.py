@@ -28,9 +28,13 @@ _ATTRIBUTE_KEYS = sorted_fields(Attributes)
 def _row(model, **fields) -> dict:
     """A row of ``model`` with its keys in sorted order; a missing or unknown field is an error."""
     keys = _KEYS[model]
-    if len(fields) != len(keys):
-        raise ValueError(f"{model.__name__} row: unknown fields {sorted(set(fields) - set(keys))}")
-    return {k: fields[k] for k in keys}
+    try:
+        if len(fields) == len(keys):
+            return {k: fields[k] for k in keys}
+    except KeyError:
+        pass
+    raise ValueError(f"{model.__name__} row: missing fields {sorted(set(keys) - set(fields))}, "
+                     f"unknown fields {sorted(set(fields) - set(keys))}")
 
 
 def _attributes(seed: int, entity) -> dict:

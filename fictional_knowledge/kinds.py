@@ -5,7 +5,7 @@ data contract, the generator (which probes a passage gets, in which order), the 
 (``mem_``/``gen_``/``hard_gen_`` fields), the scorer's ``--kinds``, the lm-eval cloze tasks and
 the plots. This module imports nothing from the package, so any layer may use it.
 
-Adding a kind (docs/extending.md walks through it): a row here, its generator in ``probes.py``,
+Adding a kind (the project docs walk through it, "Extending"): a row here, its generator in ``probes.py``,
 its count field in ``models.BuildConfig``, and its lm-eval task file; then regenerate the
 schemas (``fkgen schemas``).
 """

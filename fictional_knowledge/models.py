@@ -1,4 +1,4 @@
-"""Typed, frozen records: the data contract (README, "The data").
+"""Typed, frozen records: the data contract (the configs and fields users load by name).
 
 Every row written to a build is validated against one of these models before it is written
 (``validate_rows``: strictly, a chunk of rows at a time). The JSON Schemas in ``schemas/`` are generated from them (``fkgen schemas``), and a test

@@ -53,7 +53,7 @@ class EntityTypeSpec:
     ``generate(draw)`` sets ``draw.links``/``draw.values`` for every relation and returns the
     entity's ``(name, ref)``, drawing only from ``draw.rng``. ``models.Attributes`` and
     ``models.EntityType`` are derived from these specs, so a new relation or entity type is an
-    edit here plus its template file (docs/extending.md)."""
+    edit here plus its template file (the project docs walk through it, "Extending")."""
 
     name: str
     per_block: int

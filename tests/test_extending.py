@@ -269,6 +269,6 @@ def test_comments_cite_only_files_that_ship():
         if path.suffix not in (".py", ".yaml", ".jinja") or "__pycache__" in path.parts:
             continue
         for i, line in enumerate(path.read_text().splitlines(), 1):
-            if re.search(r"DESIGN\.md|tests/test_\w+\.py", line):
+            if re.search(r"DESIGN\.md|tests/test_\w+\.py|docs/\w+\.md", line) and "huggingface.co" not in line:
                 bad.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
     assert not bad, "\n".join(bad)
