@@ -1,145 +1,132 @@
-"""Speed and memory of a full build, against a naive baseline run in the same process.
+"""Build speed and memory, against the pipeline of an earlier commit run in the same process.
 
 A *bundle* is everything the build writes for one focal entity: the entity, its facts, a passage
-with K paraphrases, 15 probes, statements and QA — validated with Pydantic and written to
-parquet. The naive baseline runs the same pipeline the way one would write it first: Faker's
-per-call API for every generated value (``seed_instance`` + a call per value) and one jinja2
-``Template.render()`` per sentence, with no sentence reuse between a passage and its paraphrases.
+with K paraphrases, 15 probes, statements and QA, every row validated with Pydantic and written
+to parquet.
 
-    python benchmarks/bench_build.py                       # 1k ours vs naive, then 10k and 100k
-    python benchmarks/bench_build.py --sizes 10000 --compare 500
+The baseline is the package as it was at ``--baseline-rev`` (default: the commit before the
+speed work of issue 8), taken from git with ``git archive`` into a temporary folder and imported
+under the name ``fk_baseline``. Ours and the baseline then build the same config in the same
+process, alternately, ``--repeats`` times, and the script prints each ratio. It also checks that
+both produce the same fingerprints (the speed work must not change the data).
 
-Memory is the peak RSS of a build at each size, measured in a fresh subprocess (main process and
-the largest worker), so the sizes can be compared.
+    python benchmarks/bench_build.py                       # 20k ratio x3, then 20k/100k whole-process
+    python benchmarks/bench_build.py --compare 2000 --repeats 3 --sizes
+
+Whole-process figures (``--sizes``) run a build in a fresh ``python`` (start-up and imports
+included) for ours and, up to ``--baseline-max`` entities, for the baseline, and report the peak
+RSS (main process or largest worker).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import importlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from fictional_knowledge import build as build_mod
-from fictional_knowledge import bundle as bundle_mod
-from fictional_knowledge import render as render_mod
-from fictional_knowledge import templates as templates_mod
-from fictional_knowledge import world as world_mod
-from fictional_knowledge.models import BuildConfig
-
-CHILD = """
-import json, resource, sys, time
 from fictional_knowledge.build import build
 from fictional_knowledge.models import BuildConfig
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE_REV = "dcdacb6"  # main before the issue-8 speed work
+
+CHILD = """
+import importlib, json, resource, sys, time
 start = time.perf_counter()
-m = build(BuildConfig(seed=0, entities=int(sys.argv[2])), sys.argv[1], workers=int(sys.argv[3]))
+pkg = sys.argv[4]
+build = importlib.import_module(pkg + ".build").build
+BuildConfig = importlib.import_module(pkg + ".models").BuildConfig
+m = build(BuildConfig(seed=0, entities=int(sys.argv[2])), sys.argv[1], workers=int(sys.argv[3]), overwrite=True)
 seconds = time.perf_counter() - start
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "probes": m.configs["probes"].rows}))
 """
 
 
-def timed_build(n: int, workers: int) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        build_mod.build(BuildConfig(seed=0, entities=n), Path(tmp) / "b", workers=workers)
-        return time.perf_counter() - start
+def import_baseline(rev: str, into: Path):
+    """The package at ``rev`` as the module ``fk_baseline`` (its templates beside it)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "fictional_knowledge", "templates", "schemas"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    (into / "fictional_knowledge").rename(into / "fk_baseline")
+    sys.path.insert(0, str(into))
+    return importlib.import_module("fk_baseline.build"), importlib.import_module("fk_baseline.models")
 
 
-class _NaiveBank(render_mod.SentenceBank):
-    """Renders every sentence anew instead of reusing the passage's renderings."""
-
-    def __init__(self, plan, templates):
-        self.templates = templates
-        self.facts = {f.id: f for f in plan.own + tuple(x for g in plan.linked for x in g)}
-
-    def pick(self, fact_id, rand, avoid):
-        f = self.facts[fact_id]
-        options = self.templates[f.subject.type].passage[f.relation]
-        n = len(options)
-        v = int(rand() * n) if avoid is None else (avoid + 1 + int(rand() * (n - 1))) % n
-        connective = render_mod.CONNECTIVES[int(rand() * 6)] if rand() < render_mod.CONNECTIVE_RATE else None
-        return render_mod.render_fact(options[v], f, connective), v
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the build's workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def naive_patches():
-    """Patch the pipeline into the naive baseline; returns an undo function."""
-    from faker import Faker
-
-    fake = Faker()
-    jinja_templates = {}
-    for etype, t in templates_mod.load_templates().items():
-        def slow(c):
-            template = templates_mod.ENV.from_string(c.source)
-            return dataclasses.replace(c, render=lambda ctx, _t=template: _t.render(ctx))
-
-        def slow_map(d):
-            return {k: tuple(slow(c) for c in v) for k, v in d.items()}
-
-        jinja_templates[etype] = dataclasses.replace(
-            t, intro=tuple(slow(c) for c in t.intro), passage=slow_map(t.passage), semantic=slow_map(t.semantic),
-            question=slow_map(t.question), compositions=tuple((p, tuple(slow(c) for c in cs)) for p, cs in t.compositions))
-    original_entity_at = world_mod.entity_at
-
-    def faker_entity_at(seed, position, _cache={}):
-        if (seed, position) not in _cache:
-            fake.seed_instance(seed * 1_000_003 + position)
-            e = original_entity_at.__wrapped__(seed, position)
-            for _ in range(len(e.values) + 1):  # one Faker call per generated value, plus the name
-                fake.first_name() if e.type == "person" else fake.word()
-            _cache[(seed, position)] = e
-        return _cache[(seed, position)]
-
-    saved = (build_mod.load_templates, render_mod.SentenceBank, bundle_mod.SentenceBank, world_mod.entity_at)
-    build_mod.load_templates = lambda directory=None: jinja_templates
-    render_mod.SentenceBank = bundle_mod.SentenceBank = _NaiveBank
-    world_mod.entity_at = faker_entity_at
-    for module in (render_mod, bundle_mod):
-        if hasattr(module, "entity_at"):
-            module.entity_at = faker_entity_at
-    import fictional_knowledge.facts as facts_mod
-    facts_mod.entity_at = faker_entity_at
-
-    def undo():
-        build_mod.load_templates, render_mod.SentenceBank, bundle_mod.SentenceBank, world_mod.entity_at = saved
-        for module in (render_mod, bundle_mod, facts_mod):
-            if hasattr(module, "entity_at"):
-                module.entity_at = saved[3]
-    return undo
+def timed(build_fn, config, out: Path, workers: int) -> tuple[float, float, dict]:
+    """Wall seconds, CPU seconds (less sensitive to other load on the machine), fingerprints."""
+    start, cpu = time.perf_counter(), _cpu()
+    manifest = build_fn(config, out, workers=workers, overwrite=True)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    return seconds, cpu, {k: v.fingerprint for k, v in manifest.configs.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--compare", type=int, default=1000, help="entities for the ours-vs-naive comparison")
-    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000], help="sizes for speed and memory")
+    ap.add_argument("--compare", type=int, default=20_000, help="entities for the ours-vs-baseline ratio")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline-rev", default=BASELINE_REV)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[20_000, 100_000],
+                    help="whole-process builds (fresh subprocess) for bundles/s and peak RSS")
+    ap.add_argument("--baseline-max", type=int, default=20_000, help="largest whole-process size also run for the baseline")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
 
-    print(f"machine: {os.cpu_count()} cores; workers={args.workers}")
-    timed_build(50, 1)  # warm-up: imports, template loading
-    ours = timed_build(args.compare, args.workers)
-    undo = naive_patches()
-    try:
-        naive = timed_build(args.compare, args.workers)
-    finally:
-        undo()
-    ours_rate, naive_rate = args.compare / ours, args.compare / naive
-    print(f"\n{args.compare:,} bundles   ours: {ours:7.2f} s = {ours_rate:8.0f} bundles/s")
-    print(f"{args.compare:,} bundles  naive: {naive:7.2f} s = {naive_rate:8.0f} bundles/s")
-    print(f"speed-up over the naive baseline: {ours_rate / naive_rate:.1f}x")
+    print(f"machine: {os.cpu_count()} cores; workers={args.workers}; load average {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+        tmp = Path(tmp)
+        base_build, base_models = import_baseline(args.baseline_rev, tmp)
+        build(BuildConfig(seed=0, entities=50), tmp / "warm", workers=1, overwrite=True)  # imports, templates
+        base_build.build(base_models.BuildConfig(seed=0, entities=50), tmp / "warm", workers=1, overwrite=True)
+        n = args.compare
+        print(f"\n{n:,} bundles in this process; baseline = {args.baseline_rev}")
+        print("         wall s: ours  baseline  ratio   CPU s: ours  baseline  ratio   ours bundles/s (wall, CPU)")
+        walls, cpus = [], []
+        for r in range(args.repeats):
+            ours, ours_cpu, fp_ours = timed(build, BuildConfig(seed=0, entities=n), tmp / "ours", args.workers)
+            base, base_cpu, fp_base = timed(base_build.build, base_models.BuildConfig(seed=0, entities=n),
+                                            tmp / "base", args.workers)
+            if fp_ours != fp_base:
+                sys.exit(f"error: the fingerprints differ from the baseline's: "
+                         f"{sorted(k for k in fp_ours if fp_ours[k] != fp_base.get(k))}")
+            walls.append(base / ours)
+            cpus.append(base_cpu / ours_cpu)
+            print(f"  run {r + 1}  {ours:11.2f}  {base:8.2f}  {walls[-1]:4.2f}x  {ours_cpu:11.2f}  {base_cpu:8.2f}  "
+                  f"{cpus[-1]:4.2f}x   {n / ours:8.0f}  {n / ours_cpu:6.0f}")
+        print(f"  speed-up over the baseline, wall: {', '.join(f'{x:.2f}x' for x in walls)}; "
+              f"CPU: {', '.join(f'{x:.2f}x' for x in cpus)} (same fingerprints)")
+        print(f"  load average after: {os.getloadavg()}")
 
-    print("\nsize        seconds   bundles/s   probes/s   peak RSS (MB)")
-    for n in args.sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = subprocess.run([sys.executable, "-c", CHILD, str(Path(tmp) / "b"), str(n), str(args.workers)],
-                                 capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout)
-        print(f"{n:>8,}  {r['seconds']:9.1f}  {n / r['seconds']:10.0f}  {r['probes'] / r['seconds']:9.0f}  {r['peak_rss_mb']:12.0f}")
+        if args.sizes:
+            print(f"\nwhole process (fresh `python`, start-up included); baseline only up to {args.baseline_max:,}")
+            print("        size  package       seconds   bundles/s   probes/s   peak RSS (MB)   ratio")
+        for n in args.sizes:
+            seconds = {}
+            for label, pkg, path in (("ours", "fictional_knowledge", str(REPO)), ("baseline", "fk_baseline", str(tmp))):
+                if label == "baseline" and n > args.baseline_max:
+                    continue
+                env = dict(os.environ, PYTHONPATH=path)
+                out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"whole-{label}"), str(n), str(args.workers), pkg],
+                                     capture_output=True, text=True, check=True, env=env)
+                r = json.loads(out.stdout)
+                seconds[label] = r["seconds"]
+                ratio = f"{seconds['baseline'] / seconds['ours']:5.2f}x" if label == "baseline" else ""
+                print(f"  {n:>10,}  {label:9s} {r['seconds']:9.1f}  {n / r['seconds']:10.0f}  {r['probes'] / r['seconds']:9.0f}"
+                      f"  {r['peak_rss_mb']:14.0f}   {ratio}")
+        print(f"load average at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ so memory does not grow with the build size. ``--shard i/n`` builds the chunks `
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +27,7 @@ from .arrow import schema_of
 from .bundle import passage_records, world_records
 from .card import recipe_tag, write_card
 from .fingerprint import Accumulator
-from .models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest
+from .models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest, validate_rows
 from .templates import load_templates, template_hashes
 from .world import BLOCK, closure
 
@@ -63,20 +65,38 @@ def chunks_of(config: BuildConfig) -> list[tuple[int, list[int], list[int]]]:
     return out
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Refuses to import pandas. pyarrow imports pandas, when installed, on its first list-to-array
+    conversion (about a second of start-up per worker process); a build never needs it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not imported in build workers)", name=name)
+        return None
+
+
+def _init_worker() -> None:
+    """Set up a pool worker (a process that only builds chunks and then exits)."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+
+
 def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
     config_json, chunk, focal, extras, data_dir, tag = args
     config = BuildConfig.model_validate_json(config_json)
     templates = load_templates()
     rows: dict[str, list[dict]] = {name: [] for name in CONFIG_NAMES}
+    focal_set = set(focal)
     for position in focal + extras:
         parts = world_records(config.seed, position, config, templates)
-        if position in focal and position < config.entities:
+        if position in focal_set and position < config.entities:
             parts.update(passage_records(config.seed, position, config, templates))
         for name, records in parts.items():
-            rows[name].extend(r.model_dump() for r in records)
+            rows[name].extend(records)
     sums = {}
     for name, batch in rows.items():
-        acc = Accumulator().update(batch)
+        validate_rows(name, batch)  # every row, strictly, before anything is written
+        acc = Accumulator().update_sorted(batch)
         sums[name] = (acc.rows, acc.total)
         table = pa.Table.from_pylist(batch, schema=schema_of(name))
         path = Path(data_dir) / name / f"{tag}-part-{chunk:05d}.parquet"
@@ -135,7 +155,7 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
         with bar as p:
             task = p.add_task("building", total=focal_total) if p else None
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            pool = ctx.Pool(workers) if workers > 1 else None
+            pool = ctx.Pool(workers, initializer=_init_worker) if workers > 1 else None
             results = pool.imap_unordered(_build_chunk, jobs) if pool else map(_build_chunk, jobs)
             try:
                 for done, sums in results:

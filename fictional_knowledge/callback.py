@@ -27,7 +27,7 @@ from transformers import TrainerCallback
 from .scoring import ProbeScorer
 
 DEFAULT_EVAL_EVERY = 100
-"""Default interval in optimizer steps; see docs/scoring.md for the measured overhead."""
+"""Default interval in optimizer steps; the project docs ("Scoring") give the measured overhead."""
 LOG_COLUMNS = ("step", "probe_id", "kind", "loss", "loss_sum", "first_token_loss", "n_tokens", "group")
 
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from pydantic_core import to_json
+
 MOD = 1 << 256
+_sha256 = hashlib.sha256
 
 
 def canonical_json(row: dict) -> str:
@@ -24,6 +27,14 @@ def canonical_json(row: dict) -> str:
 
 def row_digest(row: dict) -> int:
     return int.from_bytes(hashlib.sha256(canonical_json(row).encode()).digest(), "big")
+
+
+def sorted_row_digest(row: dict) -> int:
+    """``row_digest`` of a row whose keys, nested ones included, are already in sorted order and
+    which holds no floats (no record model has one). ``pydantic_core.to_json`` then writes
+    exactly the bytes of ``canonical_json`` (same escapes, UTF-8, no spaces), about 4x faster; the
+    tests check that the two agree on every row of a build and on awkward strings."""
+    return int.from_bytes(_sha256(to_json(row)).digest(), "big")
 
 
 @dataclass
@@ -40,6 +51,12 @@ class Accumulator:
     def update(self, rows: Iterable[dict]) -> "Accumulator":
         for row in rows:
             self.add(row)
+        return self
+
+    def update_sorted(self, rows: list[dict]) -> "Accumulator":
+        """``update`` for rows as ``sorted_row_digest`` requires them (the build's own rows)."""
+        self.rows += len(rows)
+        self.total = (self.total + sum(map(sorted_row_digest, rows))) % MOD
         return self
 
     def __add__(self, other: "Accumulator") -> "Accumulator":

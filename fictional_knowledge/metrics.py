@@ -1,7 +1,7 @@
 """The seed papers' metrics as pure functions (numpy; scipy only for Spearman's p-value).
 
 Chang et al. 2024 ("How Do Large Language Models Acquire Factual Knowledge During Pretraining?"),
-with the definitions of DESIGN.md section 1. A probe's trajectory is two aligned sequences:
+with the definitions below. A probe's trajectory is two aligned sequences:
 ``steps`` (strictly increasing global steps) and ``losses`` (L(q) at each step: the per-token mean
 of -log p over the target span). Then
 

@@ -1,24 +1,31 @@
-"""Typed, frozen records: the data contract of DESIGN.md section 2.
+"""Typed, frozen records: the data contract (the configs and fields users load by name).
 
-Every row written to a build is an instance of one of these models, validated before it is
-written. The JSON Schemas in ``schemas/`` are generated from them (``fkgen schemas``), and a test
+Every row written to a build is validated against one of these models before it is written
+(``validate_rows``: strictly, a chunk of rows at a time). The JSON Schemas in ``schemas/`` are generated from them (``fkgen schemas``), and a test
 fails when the two drift apart.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
-ENTITY_TYPES = ("country", "city", "river", "person", "organization", "work", "event")
-EntityType = Literal["country", "city", "river", "person", "organization", "work", "event"]
-ProbeKind = Literal["memorization", "semantic", "compositional"]
-PROBE_KINDS: tuple[str, ...] = ("memorization", "semantic", "compositional")
+from .kinds import PROBE_KIND_TABLE, PROBE_KINDS
+from .world import ENTITY_SPECS, attribute_types
+
+ENTITY_TYPES: tuple[str, ...] = tuple(ENTITY_SPECS)
+EntityType = Literal[ENTITY_TYPES]  # type: ignore[valid-type]  # derived from world.ENTITY_SPECS
+ProbeKind = Literal[PROBE_KINDS]  # type: ignore[valid-type]  # derived from kinds.PROBE_KIND_TABLE
 
 
-class _Record(BaseModel):
+class FrozenModel(BaseModel):
+    """Base of every contract model: immutable once made, and unknown fields are an error (so a
+    renamed or misspelt key fails loudly instead of being dropped)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
 
 
 #: Non-empty, no leading or trailing whitespace. Patterns (not Python validators) so that the
@@ -30,63 +37,24 @@ ShortValue = Annotated[str, Field(pattern=r"^\S+( \S+){0,3}$")]
 ProbeInput = Annotated[str, Field(pattern="^\\S(.*[^\\s\"'\u201c\u2018\u00ab(])?$")]
 
 
-class Attributes(_Record):
-    """Typed attribute values of an entity. Every field is null where the type has no such
-    attribute; entity-valued attributes hold the linked entity's ``id``."""
-
-    # country
-    capital: Optional[str] = None
-    largest_city: Optional[str] = None
-    head_of_state: Optional[str] = None
-    continent: Optional[str] = None
-    official_language: Optional[str] = None
-    currency: Optional[str] = None
-    established_year: Optional[int] = None
-    population: Optional[int] = None
-    national_animal: Optional[str] = None
-    # city
-    located_in: Optional[str] = None
-    on_river: Optional[str] = None
-    founded_year: Optional[int] = None
-    known_for: Optional[str] = None
-    elevation_m: Optional[int] = None
-    # river
-    source_country: Optional[str] = None
-    length_km: Optional[int] = None
-    empties_into: Optional[str] = None
-    surveyed_by: Optional[str] = None
-    # person
-    born_in: Optional[str] = None
-    birth_year: Optional[int] = None
-    occupation: Optional[str] = None
-    award: Optional[str] = None
-    lives_in: Optional[str] = None
-    # organization
-    founded_by: Optional[str] = None
-    headquartered_in: Optional[str] = None
-    industry: Optional[str] = None
-    employees: Optional[int] = None
-    # work
-    authored_by: Optional[str] = None
-    published_year: Optional[int] = None
-    genre: Optional[str] = None
-    set_in: Optional[str] = None
-    language: Optional[str] = None
-    # event
-    held_in: Optional[str] = None
-    year: Optional[int] = None
-    organized_by: Optional[str] = None
-    attendance: Optional[int] = None
+#: Typed attribute values of an entity, one optional field per relation of any entity type,
+#: derived from ``world.ENTITY_SPECS`` (so a new relation needs no edit here).
+Attributes: type[FrozenModel] = create_model(
+    "Attributes", __base__=FrozenModel, __module__=__name__,
+    __doc__="""Typed attribute values of an entity. Every field is null where the type has no such
+    attribute; entity-valued attributes hold the linked entity's ``id``.""",
+    **{name: (Optional[value], None) for name, value in attribute_types().items()},
+)
 
 
-class Entity(_Record):
+class Entity(FrozenModel):
     id: str
     type: EntityType
     name: Trimmed
     attributes: Attributes
 
 
-class Fact(_Record):
+class Fact(FrozenModel):
     id: str
     subject_id: str
     relation: str
@@ -94,7 +62,7 @@ class Fact(_Record):
     object_id: Optional[str] = Field(None, description="Entity id when the object is an entity.")
 
 
-class Passage(_Record):
+class Passage(FrozenModel):
     id: str
     entity_id: str
     text: str
@@ -102,7 +70,7 @@ class Passage(_Record):
     fact_ids: list[str]
 
 
-class Probe(_Record):
+class Probe(FrozenModel):
     id: str
     passage_id: str
     entity_id: str
@@ -119,18 +87,18 @@ class Probe(_Record):
 
     @property
     def text(self) -> str:
-        """The full probe text: ``input + " " + target`` (DESIGN.md section 2)."""
+        """The full probe text: ``input + " " + target`` (the probe rule)."""
         return f"{self.input} {self.target}"
 
 
-class Statement(_Record):
+class Statement(FrozenModel):
     id: str
     fact_id: str
     entity_id: str
     text: str
 
 
-class QA(_Record):
+class QA(FrozenModel):
     id: str
     fact_id: str
     entity_id: str
@@ -151,7 +119,7 @@ class QA(_Record):
         return self
 
 
-class FKRow(_Record):
+class FKRow(FrozenModel):
     """A row in the schema of ``kaist-ai/fictional-knowledge`` (Chang et al. 2024), plus join ids."""
 
     passage_id: str
@@ -166,7 +134,7 @@ class FKRow(_Record):
     paraphrases: list[str]
 
 
-class BuildConfig(_Record):
+class BuildConfig(FrozenModel):
     """Everything that determines a build. Two builds with equal configs and the same package
     version have identical fingerprints."""
 
@@ -187,12 +155,12 @@ class BuildConfig(_Record):
         return self
 
 
-class ConfigSummary(_Record):
+class ConfigSummary(FrozenModel):
     rows: int
     fingerprint: str
 
 
-class Manifest(_Record):
+class Manifest(FrozenModel):
     """``manifest.json`` of a build (or of one shard of it)."""
 
     format_version: Literal[1] = 1
@@ -204,7 +172,7 @@ class Manifest(_Record):
     configs: dict[str, ConfigSummary]
 
 
-RECORD_MODELS: dict[str, type[_Record]] = {
+RECORD_MODELS: dict[str, type[FrozenModel]] = {
     "entities": Entity,
     "facts": Fact,
     "passages": Passage,
@@ -214,3 +182,28 @@ RECORD_MODELS: dict[str, type[_Record]] = {
     "fictional_knowledge": FKRow,
 }
 CONFIG_NAMES: tuple[str, ...] = tuple(RECORD_MODELS)
+
+for _kind in PROBE_KIND_TABLE:  # the kind table must match the models; fail at import if not
+    if _kind.count_field not in BuildConfig.model_fields:
+        raise ValueError(f"probe kind {_kind.name!r}: BuildConfig has no field {_kind.count_field!r}")
+    if _kind.fk_prefix and f"{_kind.fk_prefix}_input" not in FKRow.model_fields:
+        raise ValueError(f"probe kind {_kind.name!r}: FKRow has no field {_kind.fk_prefix}_input")
+
+
+@lru_cache(maxsize=None)
+def _rows_adapter(config: str) -> TypeAdapter:
+    return TypeAdapter(list[RECORD_MODELS[config]])
+
+
+def validate_rows(config: str, rows: list[dict]) -> None:
+    """Validate plain-dict rows of ``config`` against its model in one call, in strict mode (no
+    coercion: the dicts that pass are exactly what gets written). Raises
+    ``pydantic.ValidationError`` naming the row index and field."""
+    _rows_adapter(config).validate_python(rows, strict=True)
+
+
+@lru_cache(maxsize=None)
+def sorted_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The field names of ``model`` in sorted order: the key order of the build's row dicts,
+    which lets ``fingerprint.sorted_row_digest`` skip sorting."""
+    return tuple(sorted(model.model_fields))

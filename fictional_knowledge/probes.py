@@ -1,4 +1,4 @@
-"""Cloze probes at three depths (Chang et al. 2024).
+"""Cloze probes at three depths (Chang et al. 2024), one generator per row of ``kinds.PROBE_KIND_TABLE``.
 
 - memorization: a verbatim sentence of the passage, cut before its sentence-final fact value;
 - semantic: the same fact in a sentence from the templates reserved for semantic probes (never
@@ -14,11 +14,13 @@ part has outer whitespace.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .facts import WorldFact, follow
+from .kinds import PROBE_KIND_TABLE
 from .render import Sentence, render_fact, subject_ctx
 from .templates import TypeTemplates
+from .world import WorldEntity
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,32 @@ class ProbeDraft:
     in_passage: bool
 
 
+@dataclass
+class ProbeContext:
+    """What a probe generator may use: the focal entity, its passage (sentences in paragraphs,
+    the ids of the facts it states) and the probes of the kinds generated before this one."""
+
+    seed: int
+    entity: WorldEntity
+    templates: dict[str, TypeTemplates]
+    sentences: list[list[Sentence]]
+    stated: set[str]
+    drafts: dict[str, list[ProbeDraft]] = field(default_factory=dict)
+
+
+def generate_probes(ctx: ProbeContext, counts: dict[str, int], rng: random.Random) -> list[ProbeDraft]:
+    """The probes of a passage: every kind of ``kinds.PROBE_KIND_TABLE`` in table order, with
+    ``counts[kind]`` probes asked of each and one RNG shared by all."""
+    out = []
+    for kind in PROBE_KIND_TABLE:
+        made = globals()[kind.generator](ctx, counts[kind.name], rng)
+        if any(d.kind != kind.name for d in made):
+            raise ValueError(f"generator {kind.generator!r} made probes of another kind than {kind.name!r}")
+        ctx.drafts[kind.name] = made
+        out.extend(made)
+    return out
+
+
 def split_cloze(text: str, target: str) -> str:
     """The input of a sentence ``input + " " + target + "."``."""
     suffix = f" {target}."
@@ -39,8 +67,9 @@ def split_cloze(text: str, target: str) -> str:
     return text[: -len(suffix)]
 
 
-def memorization(sentences: list[list[Sentence]], focal_id: str, n: int, rng: random.Random) -> list[ProbeDraft]:
+def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     """``n`` probes from the passage's fact sentences: the focal entity's own facts first."""
+    sentences, focal_id = ctx.sentences, ctx.entity.id
     own = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id == focal_id]
     linked = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id != focal_id]
     rng.shuffle(own)
@@ -52,10 +81,11 @@ def memorization(sentences: list[list[Sentence]], focal_id: str, n: int, rng: ra
     return out
 
 
-def semantic(mem: list[ProbeDraft], templates: dict[str, TypeTemplates], n: int, rng: random.Random) -> list[ProbeDraft]:
+def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     """A semantic probe for each of the first ``n`` memorization probes' facts."""
+    templates = ctx.templates
     out = []
-    for probe in mem[:n]:
+    for probe in ctx.drafts["memorization"][:n]:
         f = probe.facts[0]
         options = templates[f.subject.type].semantic[f.relation]
         text = render_fact(options[rng.randrange(len(options))], f)
@@ -63,9 +93,9 @@ def semantic(mem: list[ProbeDraft], templates: dict[str, TypeTemplates], n: int,
     return out
 
 
-def compositional(seed: int, focal, templates: dict[str, TypeTemplates], stated: set[str], n: int,
-                  rng: random.Random) -> list[ProbeDraft]:
+def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     """``n`` multi-hop probes, alternating between in-passage and cross-passage ones."""
+    seed, focal, templates, stated = ctx.seed, ctx.entity, ctx.templates, ctx.stated
     t = templates[focal.type]
     ctx = subject_ctx(focal)
     inside, outside = [], []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from .facts import WorldFact, facts_of
@@ -113,9 +114,9 @@ class SentenceBank:
         self.options: dict[str, tuple[list[str], list[Optional[str]]]] = {}
         for f in plan.own + tuple(x for g in plan.linked for x in g):
             options = templates[f.subject.type].passage[f.relation]
-            ctx = subject_ctx(f.subject)
-            ctx["object"] = f.object
-            low = dict(ctx, Subject=ctx["subject"])
+            ref = f.subject.ref
+            ctx = {"subject": ref, "Subject": ref[:1].upper() + ref[1:], "object": f.object}
+            low = {"subject": ref, "Subject": ref, "object": f.object}
             self.options[f.id] = ([o.render(ctx) for o in options],
                                   [o.render(low) if o.source.startswith("{{ Subject }}") else None for o in options])
 
@@ -147,23 +148,46 @@ def realize(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: random.
 def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: random.Random,
                 original: list[list[Sentence]], bank: SentenceBank, k: int) -> list[str]:
     """``k`` paraphrases of a passage: the same facts, each with a template other than the
-    original's, in another order of facts and of linked paragraphs, with other connectives."""
+    original's, in another order of facts and of linked paragraphs, with other connectives.
+
+    This is the build's innermost loop (about 300 picks a bundle), so ``SentenceBank.pick`` is
+    inlined here; it draws the same random numbers in the same order."""
     t = templates[plan.entity.type]
     rand = rng.random
     used = {s.fact.id: s.variant for para in original for s in para if s.fact is not None}
+    # per fact: (plain renderings, renderings after a connective, original template + 1, n - 1, n)
+    choice = {fid: (plain, lower, used[fid] + 1, len(plain) - 1, len(plain))
+              for fid, (plain, lower) in bank.options.items()}
     n_intro, intro_v = len(t.intro), original[0][0].variant
+    intros: dict[int, str] = {}
+    own_ids = [f.id for f in plan.own]
+    group_ids = [[f.id for f in g] for g in plan.linked]
+    rate, connectives, n_conn = CONNECTIVE_RATE, CONNECTIVES, len(CONNECTIVES)
+
+    def sentences(ids: list[str], out: list[str]) -> list[str]:
+        for fid in ids:
+            plain, lower, start, m, n = choice[fid]
+            v = (start + int(rand() * m)) % n
+            low = lower[v]
+            if low is not None and rand() < rate:
+                out.append(f"{connectives[int(rand() * n_conn)]} {low}")
+            else:
+                out.append(plain[v])
+        return out
+
     out = []
     for _ in range(k):
         intro = (intro_v + 1 + int(rand() * (n_intro - 1))) % n_intro if n_intro > 1 else intro_v
-        own = list(plan.own)
+        if intro not in intros:
+            intros[intro] = _intro(t, plan, intro).text
+        own = own_ids[:]
         shuffle(own, rand)
-        first = [_intro(t, plan, intro).text] + [bank.pick(f.id, rand, used[f.id])[0] for f in own]
-        paragraphs = [" ".join(first)]
-        groups = [list(g) for g in plan.linked]
+        paragraphs = [" ".join(sentences(own, [intros[intro]]))]
+        groups = [g[:] for g in group_ids]
         shuffle(groups, rand)
         for g in groups:
             shuffle(g, rand)
-            paragraphs.append(" ".join([bank.pick(f.id, rand, used[f.id])[0] for f in g]))
+            paragraphs.append(" ".join(sentences(g, [])))
         out.append("\n\n".join(paragraphs))
     return out
 
@@ -201,13 +225,9 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str
     answer to occur in the training data and a model cannot pick the answer merely for having seen
     it. Only near the start of the world, where too few earlier entities exist, are later ones
     used."""
-    from .world import _OFFSETS, BLOCK, WINDOW
-
-    here, block, offsets = f.subject.position, f.subject.block, _OFFSETS[f.subject.type]
-    earlier = [b * BLOCK + o for b in range(max(0, block - WINDOW), block + 1) for o in offsets if b * BLOCK + o < here]
-    later = [b * BLOCK + o for b in range(block, block + WINDOW + 1) for o in offsets if b * BLOCK + o > here]
     out: list[str] = []
-    for pool in (earlier, later):
+    for pool in _distractor_pools(f.subject.type, f.subject.position):
+        pool = list(pool)
         shuffle(pool, rng.random)
         for pos in pool:
             other = entity_at(seed, pos)
@@ -220,3 +240,15 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str
                 if len(out) == n:
                     return out
     raise RuntimeError(f"could not find {n} distractors for {f.relation} of {f.subject.name}")
+
+
+@lru_cache(maxsize=256)
+def _distractor_pools(etype: str, here: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The positions of type ``etype`` up to ``WINDOW`` blocks before ``here``, and (used only
+    when those are too few) up to ``WINDOW`` blocks after it. Shared by the facts of an entity."""
+    from .world import _OFFSETS, BLOCK, WINDOW
+
+    block, offsets = here // BLOCK, _OFFSETS[etype]
+    earlier = tuple(b * BLOCK + o for b in range(max(0, block - WINDOW), block + 1) for o in offsets if b * BLOCK + o < here)
+    later = tuple(b * BLOCK + o for b in range(block, block + WINDOW + 1) for o in offsets if b * BLOCK + o > here)
+    return earlier, later

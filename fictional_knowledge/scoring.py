@@ -1,7 +1,7 @@
 """Log-likelihood scoring of cloze probes with a Hugging Face causal LM.
 
-A probe is scored as the continuation ``" " + target`` after the context ``input`` (DESIGN.md
-section 2). Tokenization mirrors lm-evaluation-harness 0.4.x (``TemplateLM._encode_pair`` and
+A probe is scored as the continuation ``" " + target`` after the context ``input`` (the probe
+rule: its full text is ``input + " " + target``). Tokenization mirrors lm-evaluation-harness 0.4.x (``TemplateLM._encode_pair`` and
 ``HFLM._loglikelihood_tokens``) exactly, so that our log-likelihoods equal lm-eval's:
 
 1. Trailing whitespace of the context moves to the front of the continuation.

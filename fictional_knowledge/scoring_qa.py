@@ -17,13 +17,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .kinds import PROBE_KINDS
 from .scoring import (ProbeScorer, _field, encode_pairs, encode_texts, model_device, resolve_max_length,
                       score_encoded)
 
 QA_PROMPT = "Question: {question}\nAnswer:"
 """The prompt before a QA choice or generated answer (the continuation starts with a space)."""
 DEFAULT_MAX_NEW_TOKENS = 16
-ALL_KINDS: tuple[str, ...] = ("memorization", "semantic", "compositional", "qa")
+ALL_KINDS: tuple[str, ...] = (*PROBE_KINDS, "qa")  # the probe kinds of kinds.PROBE_KIND_TABLE, then QA
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_n
     manifest = read_manifest(build_dir)
     scores: dict[str, Any] = {}
     rows: list[dict] = []
-    probe_kinds = [k for k in ALL_KINDS[:3] if k in kinds]
+    probe_kinds = [k for k in PROBE_KINDS if k in kinds]
     if probe_kinds:
         probes = [p for p in read_rows(build_dir, "probes") if p["kind"] in probe_kinds]
         probes = [p for k in probe_kinds for p in [q for q in probes if q["kind"] == k][:limit]]

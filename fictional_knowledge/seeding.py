@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import random
 
+_sha256 = hashlib.sha256
+
 
 def derive_int(seed: int, stage: str, key: object, bits: int = 64) -> int:
     """A stable integer in [0, 2**bits) for ``(seed, stage, key)``."""
@@ -24,5 +26,5 @@ def item_rng(seed: int, stage: str, key: object) -> random.Random:
 
 def make_id(prefix: str, seed: int, *content: object) -> str:
     """A content-derived id such as ``person-3f9a1c2b7d04``: SHA-256 of the seed and the content."""
-    text = "\x1f".join(str(c) for c in (seed, prefix, *content))
-    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    text = "\x1f".join(map(str, (seed, prefix, *content)))
+    return f"{prefix}-{_sha256(text.encode()).hexdigest()[:12]}"

@@ -22,8 +22,9 @@ from typing import Callable
 import jinja2
 import yaml
 from jinja2 import meta, nodes
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from .models import FrozenModel
 from .resources import templates_dir
 from .world import RELATIONS
 
@@ -39,14 +40,14 @@ FILTERS: dict[str, Callable[[str], str]] = {"a_an": a_an}
 ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 ENV.filters.update(FILTERS)
 SUBJECT_SLOTS = {"subject", "Subject"}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
 
 
 class TemplateError(ValueError):
     """A template file is malformed."""
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Spec = FrozenModel
 
 
 class IntroSpec(_Spec):
@@ -164,7 +165,7 @@ def load_file(path: Path) -> TypeTemplates:
     """Load, validate and compile one template file."""
     name = path.name
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_YAML_LOADER)
         spec = TemplateFile.model_validate(raw)
     except yaml.YAMLError as exc:
         raise TemplateError(f"{name}: not valid YAML: {exc}") from None
@@ -222,10 +223,15 @@ def load_file(path: Path) -> TypeTemplates:
     )
 
 
+def load_templates(directory: str | Path | None = None) -> dict[str, TypeTemplates]:
+    """All template files of a folder (default: the package's), one per entity type. Loaded once
+    per folder and process."""
+    return _load_folder(str(Path(directory).resolve() if directory else templates_dir()))
+
+
 @lru_cache(maxsize=4)
-def load_templates(directory: str | None = None) -> dict[str, TypeTemplates]:
-    """All template files of a folder (default: the package's), one per entity type."""
-    folder = Path(directory) if directory else templates_dir()
+def _load_folder(directory: str) -> dict[str, TypeTemplates]:
+    folder = Path(directory)
     loaded: dict[str, TypeTemplates] = {}
     for path in sorted(folder.glob("*.yaml")):
         t = load_file(path)

@@ -12,16 +12,16 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from ..kinds import PROBE_KIND_TABLE
+
 TASKS_DIR = Path(__file__).resolve().parent
 """The folder of the shipped task YAMLs (what ``fkgen lm-eval-tasks`` prints)."""
 
 GROUP = "fictional_knowledge"
 CLOZE_GROUP = "fictional_knowledge_cloze"
-CLOZE_TASKS: dict[str, str] = {
-    "memorization": "fictional_knowledge_memorization",
-    "semantic": "fictional_knowledge_semantic",
-    "compositional": "fictional_knowledge_compositional",
-}
+#: probe kind -> its cloze task, from ``kinds.PROBE_KIND_TABLE`` (a test checks that each has its
+#: YAML file and ``utils`` function and that the cloze group lists it)
+CLOZE_TASKS: dict[str, str] = {k.name: k.lm_eval_task for k in PROBE_KIND_TABLE}
 QA_MC_TASK = "fictional_knowledge_qa_mc"
 QA_GEN_TASK = "fictional_knowledge_qa_gen"
 TASK_NAMES: tuple[str, ...] = (*CLOZE_TASKS.values(), QA_MC_TASK, QA_GEN_TASK)

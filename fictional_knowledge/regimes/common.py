@@ -13,10 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Literal, Optional, Sequence, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError, model_validator
 
 from ..facts import WorldFact, facts_of
-from ..models import QA, Manifest
+from ..models import QA, FrozenModel, Manifest
 from ..seeding import derive_int
 
 T = TypeVar("T")
@@ -26,10 +26,8 @@ class RegimeError(Exception):
     """A regime cannot be made from this build with these options; the message is for the user."""
 
 
-class Row(BaseModel):
+class Row(FrozenModel):
     """Base of every regime row: frozen, no unknown fields (like the build's records)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 ExampleKind = Literal["statement", "qa", "passage", "random_words", "generic"]

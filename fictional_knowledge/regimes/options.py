@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from ..models import FrozenModel
 
 
-class Options(BaseModel):
+class Options(FrozenModel):
     """Base of every regime's options; unknown options are an error."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 SCENARIOS: tuple[str, ...] = ("paraphrase", "duplicate", "once", "control")
