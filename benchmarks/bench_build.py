@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -25,12 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from fictional_knowledge import build as build_mod
 from fictional_knowledge import bundle as bundle_mod
 from fictional_knowledge import render as render_mod
 from fictional_knowledge import templates as templates_mod
 from fictional_knowledge import world as world_mod
 from fictional_knowledge.models import BuildConfig
+
+build_mod = importlib.import_module("fictional_knowledge.build")  # the module (the package attribute is the function)
 
 CHILD = """
 import json, resource, sys, time
