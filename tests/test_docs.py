@@ -9,6 +9,8 @@ Conventions (every helper writing docs follows them):
   shell; the lines after a command are its example output, not run.
 - Shell blocks have ``fkgen`` on PATH (a shim running ``python -m fictional_knowledge`` from this
   checkout), so ``fkgen build --seed 0`` makes ``builds/seed-0`` in the working directory.
+- The working directory starts with a copy of the repository's ``releases/`` (the committed
+  release recipes, as in a checkout), so ``fkgen verify releases/v1.0.0`` works.
 - ``MODEL`` names a small causal LM: a Python variable in every python block and ``$MODEL`` in the
   shell. Here it is a tiny random GPT-2 with a tokenizer trained on generated text (made once per
   session, only for files that mention ``MODEL``); a reader substitutes their own model.
@@ -19,6 +21,8 @@ Conventions (every helper writing docs follows them):
 - ``<!-- docs-test: check-output -->`` above a console block compares each command's output with
   the lines shown after it: ``...`` alone on a line matches any number of lines, ``...`` inside a
   line matches any text.
+- A console command whose shown output starts with ``error:`` (or ``Error:``) must fail: a
+  non-zero exit is expected there, and exit 0 fails the test.
 - ```text (and unlabelled) blocks are output examples and never run.
 
 One test per file; a failure names the file, the block's line and shows the block and output.
@@ -180,7 +184,8 @@ def _env(bindir: Path, model: Optional[Path]) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(bindir), str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", NO_COLOR="1", COLUMNS="120")
+               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", NO_COLOR="1", COLUMNS="120",
+               FK_DOCS_LIMIT="64")  # docs/regimes.md's train() and cut(): 64 rows per dataset
     if model is not None:
         env["MODEL"] = str(model)
     return env
@@ -210,7 +215,12 @@ def _run_shell(block: Block, cwd: Path, env: dict) -> None:
             continue
         proc = subprocess.run(["bash", "-eo", "pipefail", "-c", cmd], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=600)
-        if proc.returncode:
+        shown = next((e.strip() for e in expected if e.strip()), "")
+        if shown.lower().startswith("error:"):
+            if proc.returncode == 0:
+                _fail(block, f"command should fail (the docs show an error) but exited 0: $ {cmd}",
+                      proc.stdout + proc.stderr)
+        elif proc.returncode:
             _fail(block, f"command exited with {proc.returncode}: $ {cmd}", proc.stdout + proc.stderr)
         if block.check_output and not output_matches(expected, proc.stdout + proc.stderr):
             _fail(block, f"output of `$ {cmd}` differs from the docs\n--- expected ---\n"
@@ -268,10 +278,12 @@ def test_doc_runs(path, tmp_path, request, fkgen_bin, monkeypatch):
     model = request.getfixturevalue("docs_model") if uses_model else None
     env = _env(fkgen_bin, model)
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM", "HF_DATASETS_OFFLINE",
-                "HF_HUB_OFFLINE"):
+                "HF_HUB_OFFLINE", "FK_DOCS_LIMIT"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.setenv("PATH", env["PATH"])
     monkeypatch.chdir(tmp_path)
+    if (ROOT / "releases").is_dir():
+        shutil.copytree(ROOT / "releases", tmp_path / "releases")
     namespace: dict = {"__name__": "__docs__"}
     if model is not None:
         namespace["MODEL"] = str(model)
