@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N rows of each kind."),
         max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1, help="Generation budget for QA exact match."),
         revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision of the model."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default: the CPUs this process may use)."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Score a causal LM on a build: per-kind cloze losses and exact match, QA accuracy."""
@@ -77,14 +78,18 @@ def register(app: typer.Typer) -> None:
             read_manifest(data)
         except (FileNotFoundError, ValueError) as exc:
             raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
-        if device is None:
-            import torch
+        import torch
 
+        from .scoring import resolve_threads
+
+        threads = resolve_threads(threads)
+        torch.set_num_threads(threads)  # before loading: more threads than usable CPUs oversubscribes them
+        if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         lm, tokenizer = load_model(model, device=device, dtype=dtype, revision=revision)
         evaluation = evaluate_build(lm, tokenizer, data, model_name=model, kinds=chosen, limit=limit,
                                     batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress,
-                                    settings={"device": device, "dtype": dtype})
+                                    settings={"device": device, "dtype": dtype}, threads=threads)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(evaluation.results.model_dump_json(indent=2) + "\n")
         if per_probe is not None:
