@@ -396,6 +396,19 @@ def test_eval_results_entries_and_cli(tmp_path: Path) -> None:
     assert yaml.safe_load(out.output)["tasks"][0]["id"] == "probes"
 
 
+def test_our_scores_are_never_passed_off_as_the_hub_tasks_scores() -> None:
+    """eval.yaml's Inspect tasks score by generation; fkgen eval by log-likelihood. The file says
+    so, and every reported entry is marked self-reported with the difference."""
+    from fictional_knowledge.hub_eval import SCORING_DIFFERENCES
+
+    cfg = eval_config()
+    assert "self-reported" in cfg["description"] and "differ" in cfg["description"]
+    assert {t["id"] for t in cfg["tasks"]} == set(SCORING_DIFFERENCES)
+    entries = eval_results_entries(FIXTURES["bravo"], "org/fictional-knowledge")
+    assert entries and all(e["notes"].startswith("self-reported") and "not computed by this benchmark's Inspect AI task"
+                           in e["notes"] and SCORING_DIFFERENCES[e["dataset"]["task_id"]] in e["notes"] for e in entries)
+
+
 # ------------------------------------------------------------ lm-evaluation-harness results in
 
 
