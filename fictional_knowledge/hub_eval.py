@@ -23,9 +23,8 @@ Models then report scores in their own repo as ``.eval_results/*.yaml`` entries 
 ``dataset.task_id`` = one of our task ids, ``value``); :func:`eval_results_entries` writes those
 from a :class:`~fictional_knowledge.results.Results`.
 
-**The Hub does not compute what ``fkgen eval`` computes.** The Hub's frameworks have no
-log-likelihood scoring (lm-evaluation-harness is not among them), so each Inspect AI task here
-generates text and matches it (see :data:`SCORING_DIFFERENCES`). The file's description says so,
+**The Hub does not compute what ``fkgen eval`` computes.** lm-evaluation-harness is not in the
+Hub's framework list, so the tasks are Inspect AI tasks, and each one generates text and matches it (see :data:`SCORING_DIFFERENCES`). The file's description says so,
 and every entry :func:`eval_results_entries` writes is marked *self-reported* with the difference
 in its ``notes``: a score from ``fkgen eval`` is never presented as the Inspect task's score.
 """
