@@ -67,8 +67,8 @@ def resolve_threads(threads: int | None) -> int:
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[int]:
     """Run the block with ``torch.set_num_threads(threads)`` (default: the CPUs this process may
-    use), then restore the previous setting. More torch threads than usable CPUs oversubscribes
-    them: on a busy 2-core machine that made ``fkgen eval`` 14x slower."""
+    use), then restore the previous setting. More torch threads than free cores makes every
+    parallel step wait for the slowest thread (oversubscription)."""
     import torch
 
     n, before = resolve_threads(threads), torch.get_num_threads()

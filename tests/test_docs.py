@@ -341,3 +341,79 @@ def test_harness_parses_markers_commands_and_output(tmp_path):
 ])
 def test_output_matching(expected, actual, ok):
     assert output_matches(expected, actual) is ok
+
+
+# ------------------------------------------------------- figures in the docs come from the code
+
+
+def _matches(shown, real, where: str) -> None:
+    """``shown`` (a README example, long fields cut with "…") agrees with the real value."""
+    if isinstance(shown, dict):
+        assert isinstance(real, dict), f"{where}: expected an object, the build has {real!r}"
+        for key, value in shown.items():
+            if key in ("...", "…"):
+                continue
+            assert key in real, f"{where}: the build's row has no field {key!r}"
+            _matches(value, real[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(real, list), f"{where}: expected a list, the build has {real!r}"
+        cut = [i for i, v in enumerate(shown) if isinstance(v, str) and v.startswith("…")]
+        items = shown[:cut[0]] if cut else shown
+        if not cut:
+            assert len(real) == len(shown), f"{where}: {len(shown)} items shown, the build has {len(real)}"
+        for i, value in enumerate(items):
+            _matches(value, real[i], f"{where}[{i}]")
+    elif isinstance(shown, str) and "…" in shown:
+        pos = 0
+        for piece in (p.strip() for p in shown.split("…")):
+            found = real.find(piece, pos)
+            assert piece == "" or (found == 0 if pos == 0 and not shown.startswith("…") else found >= 0), \
+                f"{where}: {piece!r} is not in the build's {real[:200]!r}"
+            pos = max(pos, found + len(piece)) if piece else pos
+    else:
+        assert shown == real, f"{where}: the docs show {shown!r}, the build has {real!r}"
+
+
+def _jsonc_rows(text: str) -> list[tuple[str, dict]]:
+    """(config, object) pairs of a ```jsonc block: a ``// config`` comment, then JSON objects."""
+    import json
+
+    out, config, buf = [], None, []
+    for line in text.split("\n") + ["// end"]:
+        if line.startswith("//"):
+            if buf:
+                out.append((config, json.loads("\n".join(buf))))
+                buf = []
+            config = line[2:].strip().split(" ")[0]
+        elif line.strip():
+            buf.append(line)
+    return out
+
+
+@pytest.mark.slow
+def test_readme_example_rows_are_real_rows_of_seed_0(tmp_path):
+    """README "The data" shows one row of each config of release v1.0.0 (= `fkgen build --seed 0`):
+    every field shown is the build's value (long fields may be cut with "…")."""
+    from fictional_knowledge.build import build
+    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.models import BuildConfig
+
+    blocks = [b for b in parse_blocks(ROOT / "README.md") if b.lang == "jsonc"]
+    assert len(blocks) == 1, "README.md should have one ```jsonc block of example rows"
+    examples = _jsonc_rows(blocks[0].text)
+    assert {c for c, _ in examples} >= {"entities", "facts", "passages", "probes", "statements", "qa",
+                                        "fictional_knowledge"}
+    out = tmp_path / "seed-0"
+    build(BuildConfig(seed=0), out, workers=1)
+    for config, shown in examples:
+        key = "id" if "id" in shown else "passage_id"
+        rows = {r[key]: r for r in read_rows(out, config)}
+        assert shown[key] in rows, f"README.md:{blocks[0].line}: {config} row {shown[key]} is not in seed 0's build"
+        _matches(shown, rows[shown[key]], f"README.md:{blocks[0].line} {config} {shown[key]}")
+
+
+def test_example_matcher_catches_differences():
+    _matches({"a": "Napubez is a … country", "b": [1, "…"]}, {"a": "Napubez is a big country", "b": [1, 2]}, "x")
+    for shown in ({"a": "Tonya"}, {"a": "Napubez was … country"}, {"b": [2, "…"]}, {"c": 1}):
+        with pytest.raises(AssertionError):
+            _matches(shown, {"a": "Napubez is a big country", "b": [1, 2]}, "x")
