@@ -96,12 +96,12 @@ def scoring_mode(model: Any) -> Iterator[None]:
 
 
 def score_and_log(model: Any, scorer: ProbeScorer, step: int, log_path: str | Path | ProbeLog, *,
-                  groups: Mapping[str, str] | None = None) -> list[dict]:
+                  groups: Mapping[str, str] | None = None, threads: int | None = None) -> list[dict]:
     """Score ``scorer``'s probes with ``model`` (see :func:`scoring_mode`) and append one row per
     probe, tagged with ``step``, to ``log_path``. A ``.parquet`` path given as a path is rewritten
     with the new rows added; pass a :class:`ProbeLog` to buffer instead. Returns the rows."""
     with scoring_mode(model):
-        scores = scorer.score(model)
+        scores = scorer.score(model, threads=threads)
     loss = scores.loss
     groups = groups or {}
     rows = [
@@ -130,9 +130,10 @@ class ProbeLossCallback(TrainerCallback):
 
     def __init__(self, scorer: ProbeScorer, log_path: str | Path, *, eval_every: int = DEFAULT_EVAL_EVERY,
                  steps: Collection[int] = (), groups: Mapping[str, str] | None = None,
-                 at_end: bool = False) -> None:
+                 at_end: bool = False, threads: int | None = None) -> None:
         if eval_every < 1:
             raise ValueError("eval_every must be at least 1")
+        self.threads = threads  # torch threads while scoring (None: the scorer's, else all usable CPUs)
         self.scorer, self.eval_every, self.steps = scorer, eval_every, frozenset(steps)
         self.groups, self.at_end = dict(groups or {}), at_end
         self.log = ProbeLog(log_path)
@@ -141,7 +142,7 @@ class ProbeLossCallback(TrainerCallback):
     def _score(self, state: Any, model: Any) -> None:
         if not state.is_world_process_zero or state.global_step in self.scored_steps[-1:]:
             return
-        score_and_log(model, self.scorer, state.global_step, self.log, groups=self.groups)
+        score_and_log(model, self.scorer, state.global_step, self.log, groups=self.groups, threads=self.threads)
         self.scored_steps.append(state.global_step)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:

@@ -46,7 +46,10 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
         model: str = typer.Option(..., "--model", help="Local model folder or Hugging Face Hub id."),
-        data: Path = typer.Option(..., "--data", help="Build folder (with manifest.json)."),
+        data: str = typer.Option(..., "--data", help="A build folder; or FK-schema data (kaist-ai/fictional-knowledge's fields): a .json/.jsonl/.parquet file, a folder of them, or a Hub dataset id."),
+        data_revision: Optional[str] = typer.Option(None, "--data-revision", help="Hub revision (tag, branch, commit) of a --data Hub id."),
+        data_config: Optional[str] = typer.Option(None, "--data-config", help="Config of a --data Hub id (e.g. fictional_knowledge for one of our releases)."),
+        data_split: Optional[str] = typer.Option(None, "--data-split", help="Split of a --data Hub id (default: its only split)."),
         out: Path = typer.Option(..., "--out", help="Results JSON to write."),
         per_probe: Optional[Path] = typer.Option(None, "--per-probe", help="Also write one row per probe/QA (.parquet or .jsonl)."),
         device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
@@ -56,6 +59,7 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N rows of each kind."),
         max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1, help="Generation budget for QA exact match."),
         revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision of the model."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default: the CPUs this process may use)."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
         """Score a causal LM on a build: per-kind cloze losses and exact match, QA accuracy."""
@@ -73,18 +77,43 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("must end in .parquet or .jsonl", param_hint="--per-probe")
         if device is not None and device != "cpu" and not device.startswith("cuda"):
             raise typer.BadParameter(f"device must be cpu or cuda, got {device!r}", param_hint="--device")
-        try:
-            read_manifest(data)
-        except (FileNotFoundError, ValueError) as exc:
-            raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
-        if device is None:
-            import torch
+        from .fk_schema import FK_FIELDS, FKSchemaError, evaluate_fk, is_build, load_fk_rows
 
+        build_data = is_build(data)
+        if build_data:
+            try:
+                read_manifest(data)
+            except (FileNotFoundError, ValueError) as exc:
+                raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
+        else:
+            if kinds is None:
+                chosen = list(FK_FIELDS)
+            if "qa" in chosen:
+                raise typer.BadParameter("FK-schema data has no QA; choose from " + ", ".join(FK_FIELDS), param_hint="--kinds")
+            try:  # read (and check) the data before loading the model
+                load_fk_rows(data, revision=data_revision, config=data_config, split=data_split)
+            except FKSchemaError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--data")
+        import torch
+
+        from .scoring import resolve_threads
+
+        threads = resolve_threads(threads)
+        torch.set_num_threads(threads)  # before loading: more threads than usable CPUs oversubscribes them
+        if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         lm, tokenizer = load_model(model, device=device, dtype=dtype, revision=revision)
-        evaluation = evaluate_build(lm, tokenizer, data, model_name=model, kinds=chosen, limit=limit,
-                                    batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress,
-                                    settings={"device": device, "dtype": dtype})
+        if build_data:
+            evaluation = evaluate_build(lm, tokenizer, data, model_name=model, kinds=chosen, limit=limit,
+                                        batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress,
+                                        settings={"device": device, "dtype": dtype}, threads=threads)
+        else:
+            evaluation, fk = evaluate_fk(lm, tokenizer, data, model_name=model, kinds=chosen, limit=limit,
+                                         batch_size=batch_size, revision=data_revision, config=data_config,
+                                         split=data_split, progress=progress,
+                                         settings={"device": device, "dtype": dtype}, threads=threads)
+            for line in fk.report_lines():
+                typer.echo(f"note: {line}", err=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(evaluation.results.model_dump_json(indent=2) + "\n")
         if per_probe is not None:

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("leaderboard")
     def leaderboard(
-        results: List[Path] = typer.Argument(..., help="Results JSON files written by `fkgen eval`."),
+        results: List[Path] = typer.Argument(..., help="Results JSON files written by `fkgen eval`, or lm-eval's results_*.json of the fictional_knowledge tasks."),
         out: Path = typer.Option(..., "--out", "-o", help="Folder for leaderboard.json, leaderboard.md and index.html."),
         sort_by: str = typer.Option(
             "mean_exact_match", "--sort-by",
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         ),
         title: str = typer.Option("Fictional knowledge leaderboard", "--title", help="Page and table title."),
     ) -> None:
-        """Rank models from `fkgen eval` results: writes leaderboard.json, leaderboard.md and a static index.html."""
+        """Rank models from `fkgen eval` (or lm-eval) results: writes leaderboard.json, leaderboard.md and a static index.html."""
         from .leaderboard import LeaderboardError, parse_sort, write_leaderboard
 
         try:

@@ -74,41 +74,40 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _croissant_type(arrow_type: Any) -> str:
-    """The Croissant ``dataType`` for a (non-list, non-struct) arrow type."""
+def _data_type(arrow_type: Any) -> Any:
+    """The mlcroissant ``DataType`` for a (non-list, non-struct) arrow type."""
+    import mlcroissant as mlc
     import pyarrow as pa
 
-    checks = [(pa.types.is_boolean, "sc:Boolean"), (pa.types.is_int8, "cr:Int8"), (pa.types.is_int16, "cr:Int16"),
-              (pa.types.is_int32, "cr:Int32"), (pa.types.is_int64, "cr:Int64"), (pa.types.is_float32, "cr:Float32"),
-              (pa.types.is_float64, "cr:Float64"), (pa.types.is_integer, "sc:Integer"),
-              (pa.types.is_floating, "sc:Float")]
-    for check, name in checks:
+    checks = [(pa.types.is_boolean, mlc.DataType.BOOL), (pa.types.is_int8, mlc.DataType.INT8),
+              (pa.types.is_int16, mlc.DataType.INT16), (pa.types.is_int32, mlc.DataType.INT32),
+              (pa.types.is_int64, mlc.DataType.INT64), (pa.types.is_float32, mlc.DataType.FLOAT32),
+              (pa.types.is_float64, mlc.DataType.FLOAT64), (pa.types.is_integer, mlc.DataType.INTEGER),
+              (pa.types.is_floating, mlc.DataType.FLOAT)]
+    for check, data_type in checks:
         if check(arrow_type):
-            return name
-    return "sc:Text"  # strings, and all-null columns
+            return data_type
+    return mlc.DataType.TEXT  # strings, and all-null columns
 
 
-def _field(record_id: str, name: str, arrow_type: Any, source: dict, json_path: Optional[str] = None) -> dict:
-    """A ``cr:Field`` for one parquet column (or one member of a struct column, via ``jsonPath``)."""
+def _field(ctx: Any, record_id: str, name: str, arrow_type: Any, fileset: str, json_path: Optional[str] = None) -> Any:
+    """An ``mlc.Field`` for one parquet column (or one member of a struct column, via ``jsonPath``)."""
+    import mlcroissant as mlc
     import pyarrow as pa
 
-    field: dict[str, Any] = {"@type": "cr:Field", "@id": f"{record_id}/{name}", "name": name}
-    src = {**source, "extract": {"column": json_path.split(".")[0] if json_path else name}}
-    if json_path and "." in json_path:
-        src["transform"] = {"jsonPath": json_path.split(".", 1)[1]}
+    field_id = f"{record_id}/{name}"
     if pa.types.is_struct(arrow_type):
-        field["subField"] = [
-            _field(f"{record_id}/{name}", child.name, child.type, source,
-                   f"{json_path or name}.{child.name}")
-            for child in arrow_type
-        ]
-        return field
-    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
-        field.update(isArray=True, arrayShape="-1")
+        subs = [_field(ctx, field_id, child.name, child.type, fileset, f"{json_path or name}.{child.name}")
+                for child in arrow_type]
+        return mlc.Field(ctx=ctx, id=field_id, name=name, sub_fields=subs)
+    is_array = pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+    if is_array:
         arrow_type = arrow_type.value_type
-    field["dataType"] = _croissant_type(arrow_type)
-    field["source"] = src
-    return field
+    column = json_path.split(".")[0] if json_path else name
+    transforms = [mlc.Transform(ctx=ctx, json_path=json_path.split(".", 1)[1])] if json_path and "." in json_path else []
+    source = mlc.Source(ctx=ctx, file_set=fileset, extract=mlc.Extract(ctx=ctx, column=column), transforms=transforms)
+    extra = dict(is_array=True, array_shape="-1") if is_array else {}
+    return mlc.Field(ctx=ctx, id=field_id, name=name, data_types=[_data_type(arrow_type)], source=source, **extra)
 
 
 def croissant_metadata(build_dir: str | Path, *, name: str, description: str, version: str,
@@ -116,43 +115,52 @@ def croissant_metadata(build_dir: str | Path, *, name: str, description: str, ve
                        cite_as: Optional[str] = None, url: Optional[str] = None,
                        date_published: Optional[str] = None,
                        config_descriptions: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    """The Croissant JSON-LD dict describing every config of the build at ``build_dir``."""
+    """The Croissant JSON-LD dict describing every config of the build at ``build_dir``, built
+    with mlcroissant's own classes (``Metadata``, ``FileObject``, ``FileSet``, ``RecordSet``,
+    ``Field``) and serialised by ``Metadata.to_json()``; mlcroissant's issues at construction
+    raise ValueError."""
+    import datetime as dt
+
     import pyarrow.parquet as pq
+    try:
+        import mlcroissant as mlc
+        from mlcroissant._src.core.context import CroissantVersion
+    except ImportError as exc:
+        raise ImportError(f"croissant.json is built with mlcroissant, which is not installed ({exc}); "
+                          "install the package's 'bench' extra (pip install 'fictional-knowledge[bench]')") from None
 
     build_dir = Path(build_dir)
-    distribution: list[dict] = []
-    record_sets: list[dict] = []
+    ctx = mlc.Context(conforms_to=CroissantVersion.V_1_1)
+    distribution: list[Any] = []
+    record_sets: list[Any] = []
     for config in CONFIG_NAMES:
         shards = sorted((build_dir / "data" / config).glob("*.parquet"))
         if not shards:
             continue
         for shard in shards:
             rel = shard.relative_to(build_dir).as_posix()
-            distribution.append({"@type": "cr:FileObject", "@id": rel, "name": rel, "contentUrl": rel,
-                                 "contentSize": f"{shard.stat().st_size} B", "encodingFormat": PARQUET,
-                                 "sha256": sha256_file(shard)})
+            distribution.append(mlc.FileObject(ctx=ctx, id=rel, name=rel, content_url=rel,
+                                               content_size=f"{shard.stat().st_size} B",
+                                               encoding_formats=[PARQUET], sha256=sha256_file(shard)))
         fileset = f"parquet-files-{config}"
-        distribution.append({"@type": "cr:FileSet", "@id": fileset, "name": fileset, "encodingFormat": PARQUET,
-                             "includes": f"data/{config}/*.parquet",
-                             "description": f"The parquet shards of the '{config}' config (split 'train')."})
+        distribution.append(mlc.FileSet(ctx=ctx, id=fileset, name=fileset, encoding_formats=[PARQUET],
+                                        includes=[f"data/{config}/*.parquet"],
+                                        description=f"The parquet shards of the '{config}' config (split 'train')."))
         schema = pq.read_schema(shards[0])
-        source = {"fileSet": {"@id": fileset}}
-        record_sets.append({
-            "@type": "cr:RecordSet", "@id": config, "name": config,
-            "description": (config_descriptions or {}).get(config, f"The '{config}' config."),
-            "field": [_field(config, column.name, column.type, source) for column in schema],
-        })
+        record_sets.append(mlc.RecordSet(
+            ctx=ctx, id=config, name=config,
+            description=(config_descriptions or {}).get(config, f"The '{config}' config."),
+            fields=[_field(ctx, config, column.name, column.type, fileset) for column in schema]))
     if not record_sets:
         raise ValueError(f"{build_dir} has no data/<config>/*.parquet files")
-    meta: dict[str, Any] = {
-        "@context": CONTEXT, "@type": "sc:Dataset", "conformsTo": CONFORMS_TO, "name": name,
-        "description": description, "version": version.lstrip("v"), "license": license_url,
-        "distribution": distribution, "recordSet": record_sets,
-    }
-    for key, value in (("citeAs", cite_as), ("url", url), ("datePublished", date_published)):
-        if value:
-            meta[key] = value
-    return meta
+    published = dt.datetime.fromisoformat(date_published) if date_published else None
+    metadata = mlc.Metadata(ctx=ctx, name=name, description=description, version=version.lstrip("v"),
+                            license=[license_url], cite_as=cite_as, url=url, date_published=published,
+                            distribution=distribution, record_sets=record_sets)
+    issues = metadata.ctx.issues
+    if issues.errors:
+        raise ValueError("mlcroissant rejects the metadata: " + "; ".join(sorted(str(e) for e in issues.errors)))
+    return metadata.to_json()
 
 
 def write_croissant(path: str | Path, meta: dict[str, Any]) -> Path:

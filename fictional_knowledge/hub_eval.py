@@ -22,6 +22,11 @@ What the Hub expects, from its documentation "Evaluation Results"
 Models then report scores in their own repo as ``.eval_results/*.yaml`` entries (``dataset.id``,
 ``dataset.task_id`` = one of our task ids, ``value``); :func:`eval_results_entries` writes those
 from a :class:`~fictional_knowledge.results.Results`.
+
+**The Hub does not compute what ``fkgen eval`` computes.** lm-evaluation-harness is not in the
+Hub's framework list, so the tasks are Inspect AI tasks, and each one generates text and matches it (see :data:`SCORING_DIFFERENCES`). The file's description says so,
+and every entry :func:`eval_results_entries` writes is marked *self-reported* with the difference
+in its ``notes``: a score from ``fkgen eval`` is never presented as the Inspect task's score.
 """
 
 from __future__ import annotations
@@ -56,6 +61,22 @@ _TASKS: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str
     "qa_generation": ("qa", {"input": "question", "target": "answer"},
                       [{"name": "generate"}], [{"name": "match", "args": {"location": "exact"}}]),
 }
+
+
+#: task id -> how the Inspect AI task scores, against how ``fkgen eval`` scores the same rows
+SCORING_DIFFERENCES: dict[str, str] = {
+    "probes": ("Inspect generates from the input and counts an output that begins with the target "
+               "(case-insensitive); fkgen eval counts greedy decoding that reproduces exactly the tokens "
+               "of ' ' + target (log-likelihood exact match, lm-eval's is_greedy)"),
+    "qa_mc": ("Inspect shows lettered choices and reads the answer letter the model generates; fkgen eval "
+              "picks the choice with the highest log-likelihood after 'Question: ...\nAnswer:'"),
+    "qa_generation": ("Inspect generates from the bare question and compares exactly (case-insensitive); "
+                      "fkgen eval generates greedily after 'Question: ...\nAnswer:', cuts at the first "
+                      "newline and compares case-sensitively"),
+}
+SELF_REPORTED = ("Scores computed by these Inspect AI tasks differ from fkgen eval's log-likelihood "
+                 "scoring; scores that model repos report from fkgen eval are self-reported and are "
+                 "marked as such in their notes.")
 
 
 class HubEvalError(ValueError):
@@ -103,7 +124,8 @@ def eval_config(*, name: str = "Fictional Knowledge", split: str = "train", fram
         f"Fictional knowledge{tag} - Wikipedia-style passages about seeded fictional entities, with "
         f"cloze probes ({', '.join(PROBE_KINDS)}; Chang et al. 2024) and question answering. "
         "Task probes scores the greedy completion of every cloze probe (correct when it begins with "
-        "the target); qa_mc scores multiple-choice accuracy; qa_generation scores exact-match answers."
+        "the target); qa_mc scores multiple-choice accuracy; qa_generation scores exact-match answers. "
+        + SELF_REPORTED
     )
     cfg = {"name": name, "description": description, "evaluation_framework": framework, "tasks": tasks}
     validate_eval_config(cfg)
@@ -182,5 +204,6 @@ def eval_results_entries(results: Results, dataset_id: str, *, revision: Optiona
         if revision:
             dataset["revision"] = revision
         entries.append({"dataset": dataset, "value": round(value, 6), "date": results.created_at,
-                        "notes": f"fictional-knowledge {results.package_version} (fkgen eval)"})
+                        "notes": (f"self-reported with fictional-knowledge {results.package_version} (fkgen eval), "
+                                  f"not computed by this benchmark's Inspect AI task: {SCORING_DIFFERENCES[task_id]}")})
     return entries

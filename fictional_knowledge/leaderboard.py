@@ -1,7 +1,8 @@
 """Leaderboards from ``fkgen eval`` results: ``leaderboard.json``, a markdown table and a static page.
 
-Input is one or more results files in the format of :class:`fictional_knowledge.results.Results`.
-Each file becomes one row. The default ranking is the mean exact match over the probe kinds a
+Input is one or more results files: ``fkgen eval``'s (:class:`fictional_knowledge.results.Results`)
+or lm-evaluation-harness 0.4's ``results_*.json`` of this package's tasks (``fictional_knowledge_*``,
+see :func:`lm_eval_row`). Each file becomes one row. The default ranking is the mean exact match over the probe kinds a
 result has (memorization, semantic, compositional), highest first; ties are broken by the mean
 target loss (lower is better), then by model name. Every numeric column declares which direction
 is better (``better: "higher" | "lower"``), and ``--sort-by`` sorts in that direction.
@@ -18,6 +19,7 @@ import html
 import json
 import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional, Sequence
@@ -139,6 +141,115 @@ def _mean(values: Iterable[Optional[float]]) -> Optional[float]:
     return sum(vals) / len(vals) if vals else None
 
 
+LM_EVAL_TASKS = {kind: f"fictional_knowledge_{kind}" for kind in PROBE_KINDS}
+LM_EVAL_QA_MC, LM_EVAL_QA_GEN = "fictional_knowledge_qa_mc", "fictional_knowledge_qa_gen"
+
+
+def is_lm_eval_results(data: Any) -> bool:
+    """True for the JSON lm-eval 0.4 writes as ``results_<date>.json`` (``results``, ``configs``,
+    ``versions``, ``n-samples``...), as opposed to ``fkgen eval``'s results."""
+    return (isinstance(data, dict) and isinstance(data.get("results"), dict) and "format_version" not in data
+            and any(k in data for k in ("configs", "versions", "n-samples", "config")))
+
+
+def _metric(task: dict, name: str) -> Optional[float]:
+    """lm-eval stores metrics as ``"NAME,FILTER"``; the first filter that has one."""
+    for key, value in task.items():
+        if key.split(",")[0] == name and "_stderr" not in key and isinstance(value, (int, float)):
+            return _finite(float(value))
+    return None
+
+
+def _lm_eval_dataset(data: dict, path: Path) -> tuple[dict[str, str], Optional[str], str]:
+    """(fingerprints, version, description) of the data an lm-eval run read: a local build's
+    manifest fingerprints when the tasks read its parquet shards, else the Hub id and revision."""
+    configs = data.get("configs") or {}
+    task = next((configs[t] for t in [*LM_EVAL_TASKS.values(), LM_EVAL_QA_MC, LM_EVAL_QA_GEN] if t in configs), {})
+    kwargs = task.get("dataset_kwargs") or {}
+    files = kwargs.get("data_files")
+    if task.get("dataset_path") == "parquet" and files:
+        pattern = next(iter(files.values())) if isinstance(files, dict) else files
+        pattern = pattern[0] if isinstance(pattern, list) else pattern
+        build = Path(str(pattern)).parent.parent.parent  # BUILD/data/CONFIG/*.parquet
+        manifest = build / "manifest.json"
+        if manifest.is_file():
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+            return {k: v["fingerprint"] for k, v in m["configs"].items()}, None, str(build)
+        raise LeaderboardError(f"{path}: the lm-eval run read {pattern}, but {manifest} is gone: "
+                               "cannot tell which data was scored")
+    hub, revision = task.get("dataset_path"), kwargs.get("revision")
+    if not hub:
+        raise LeaderboardError(f"{path}: lm-eval results without the tasks' configs: cannot tell which data was scored")
+    ident = f"hub:{hub}@{revision or 'main'}"
+    return {"lm-eval-dataset": ident}, revision, ident
+
+
+def lm_eval_row(data: dict, path: str | Path, source: str = "") -> dict[str, Any]:
+    """One leaderboard row from lm-eval's results JSON of this package's tasks.
+
+    Per probe kind, lm-eval's ``acc`` is greedy exact match (the same as ``fkgen eval``'s); its
+    ``perplexity`` is ``exp(-mean summed log-likelihood)``, not our per-token mean loss, so the
+    loss columns stay empty. QA: ``fictional_knowledge_qa_mc``'s ``acc`` and
+    ``fictional_knowledge_qa_gen``'s ``exact_match``. The data is identified by the build's
+    manifest when the tasks read a local build, else by Hub id and revision."""
+    path = Path(path)
+    results = data["results"]
+    ours = [t for t in [*LM_EVAL_TASKS.values(), LM_EVAL_QA_MC, LM_EVAL_QA_GEN] if t in results]
+    if not ours:
+        raise LeaderboardError(f"{path}: lm-eval results without any fictional_knowledge_* task "
+                               f"(has {', '.join(sorted(results)[:5]) or 'none'})")
+    config = data.get("config") or {}
+    model = data.get("model_name") or config.get("model")
+    args = config.get("model_args")
+    if isinstance(args, str):
+        model = next((a.split("=", 1)[1] for a in args.split(",") if a.startswith("pretrained=")), model)
+    elif isinstance(args, dict) and args.get("pretrained"):
+        model = str(args["pretrained"])
+    if not model:
+        raise LeaderboardError(f"{path}: lm-eval results without a model name (config.model_args)")
+    samples = data.get("n-samples") or {}
+    row: dict[str, Any] = {"model": str(model), "model_revision": None}
+    for kind, task in LM_EVAL_TASKS.items():
+        t = results.get(task)
+        row[f"{kind}_exact_match"] = _metric(t, "acc") if t else None
+        row[f"{kind}_loss"] = None
+        row[f"{kind}_n"] = (samples.get(task) or {}).get("effective") if t else None
+    row["mean_exact_match"] = _mean(row[f"{k}_exact_match"] for k in PROBE_KINDS)
+    row["mean_loss"] = None
+    mc, gen = results.get(LM_EVAL_QA_MC), results.get(LM_EVAL_QA_GEN)
+    row["qa_mc_accuracy"] = _metric(mc, "acc") if mc else None
+    row["qa_generation_exact_match"] = _metric(gen, "exact_match") if gen else None
+    row["qa_n"] = (samples.get(LM_EVAL_QA_MC) or {}).get("effective") if mc else None
+    fingerprints, version, described = _lm_eval_dataset(data, path)
+    row["dataset_version"] = version
+    row["dataset_fingerprint"] = dataset_fingerprint(fingerprints)
+    row["dataset_path"] = described
+    row["package_version"] = f"lm-eval {data['lm_eval_version']}" if data.get("lm_eval_version") else "lm-eval"
+    date = data.get("date")
+    row["created_at"] = (datetime.fromtimestamp(date, timezone.utc).isoformat(timespec="seconds")
+                         if isinstance(date, (int, float)) else None)
+    row["source"] = source
+    row["scored_by"] = "lm-eval"
+    limited = {t: n for t, n in samples.items() if t in ours and isinstance(n, dict)
+               and n.get("effective") is not None and n.get("original") is not None and n["effective"] < n["original"]}
+    row["limited"] = bool(limited)
+    return row
+
+
+def load_any(path: str | Path) -> tuple[str, Any]:
+    """``("fkgen", Results)`` or ``("lm-eval", row)`` for one results file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LeaderboardError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise LeaderboardError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if is_lm_eval_results(data):
+        return "lm-eval", lm_eval_row(data, path, str(path))
+    return "fkgen", load_results(path)
+
+
 def result_row(res: Results, source: str = "") -> dict[str, Any]:
     """One leaderboard row (without ``rank``) computed from one results object."""
     row: dict[str, Any] = {"model": res.model, "model_revision": res.model_revision}
@@ -160,6 +271,7 @@ def result_row(res: Results, source: str = "") -> dict[str, Any]:
     row["package_version"] = res.package_version
     row["created_at"] = res.created_at
     row["source"] = source
+    row["scored_by"] = "fkgen"
     return row
 
 
@@ -207,13 +319,14 @@ def _ranked(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return out
 
 
-def build_leaderboard(results: Sequence[tuple[str, Results]], *, sort_by: str = DEFAULT_SORT,
+def build_leaderboard(results: Sequence[tuple[str, Any]], *, sort_by: str = DEFAULT_SORT,
                       allow_mixed: bool = False, title: str = "Fictional knowledge leaderboard") -> dict[str, Any]:
-    """The content of ``leaderboard.json`` for (source name, results) pairs."""
+    """The content of ``leaderboard.json`` for (source name, results) pairs; a result is a
+    ``Results`` or an already computed row (from :func:`lm_eval_row`)."""
     if not results:
         raise LeaderboardError("no results given")
     key, descending = parse_sort(sort_by)
-    rows = [result_row(res, source) for source, res in results]
+    rows = [res if isinstance(res, dict) else result_row(res, source) for source, res in results]
     groups: dict[str, list[str]] = {}
     for row in rows:
         groups.setdefault(row["dataset_fingerprint"], []).append(row["source"] or row["model"])
@@ -306,7 +419,7 @@ def render_html(board: dict[str, Any]) -> str:
 def write_leaderboard(paths: Sequence[str | Path], out: str | Path, *, sort_by: str = DEFAULT_SORT,
                       allow_mixed: bool = False, title: str = "Fictional knowledge leaderboard") -> dict[str, Path]:
     """Validate results files and write leaderboard.json, leaderboard.md and index.html to ``out``."""
-    loaded = [(str(p), load_results(p)) for p in paths]
+    loaded = [(str(p), load_any(p)[1]) for p in paths]
     board = build_leaderboard(loaded, sort_by=sort_by, allow_mixed=allow_mixed, title=title)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

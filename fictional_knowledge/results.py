@@ -26,11 +26,19 @@ class QAScore(_Frozen):
 
 
 class DatasetRef(_Frozen):
-    path: str = Field(description="Local build folder or Hub repo id.")
+    """Where the scored data came from."""
+
+    path: str = Field(description="Local build folder, data file or folder, or Hub repo id.")
     version: Optional[str] = Field(None, description="Release tag such as v1.0.0, when known.")
-    package_version: str
-    seed: int
-    fingerprints: dict[str, str] = Field(description="Content fingerprint per config, from manifest.json.")
+    source: Literal["build", "file", "folder", "hub"] = Field(
+        "build", description="A build of this package, or FK-schema data from a file, a folder or the Hub.")
+    revision: Optional[str] = Field(None, description="Hub revision (tag, branch or commit) the data was read at.")
+    config: Optional[str] = None
+    split: Optional[str] = None
+    sha256: Optional[str] = Field(None, description="SHA-256 over the data file(s) read (names and bytes, in order).")
+    package_version: Optional[str] = Field(None, description="fkgen version that built the data (builds only).")
+    seed: Optional[int] = Field(None, description="Build seed (builds only).")
+    fingerprints: dict[str, str] = Field(description="Content fingerprint per config (manifest.json's, or of the rows read).")
 
 
 class Results(_Frozen):

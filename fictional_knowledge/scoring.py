@@ -35,8 +35,10 @@ positions are computed where the model accepts ``logits_to_keep``, and log-softm
 from __future__ import annotations
 
 import inspect
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -44,6 +46,37 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's default when neither config nor tokenizer says
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; ``os.cpu_count()`` where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def resolve_threads(threads: int | None) -> int:
+    """``threads``, or the CPUs this process may use when it is None; at least 1."""
+    n = available_cpus() if threads is None else int(threads)
+    if n < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return n
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``torch.set_num_threads(threads)`` (default: the CPUs this process may
+    use), then restore the previous setting. More torch threads than free cores makes every
+    parallel step wait for the slowest thread (oversubscription)."""
+    import torch
+
+    n, before = resolve_threads(threads), torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
 _TOKENIZER_INFINITY = 1000000000000000019884624838656
 
 
@@ -264,8 +297,11 @@ class ProbeScorer:
     """
 
     def __init__(self, tokenizer: Any, probes: Iterable[Any], *, batch_size: int = 16,
-                 max_length: int | None = None, add_bos_token: bool | None = None) -> None:
+                 max_length: int | None = None, add_bos_token: bool | None = None,
+                 threads: int | None = None) -> None:
         probes = list(probes)
+        resolve_threads(threads)  # fail early on a bad value
+        self.threads = threads  # torch threads while scoring; None: the CPUs this process may use
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_length = max_length
@@ -279,8 +315,14 @@ class ProbeScorer:
     def __len__(self) -> int:
         return len(self.requests)
 
-    def score(self, model: Any, *, progress: bool = False) -> SpanScores:
-        """Per-probe scores of ``model`` on its current device, in probe order."""
+    def score(self, model: Any, *, progress: bool = False, threads: int | None = None) -> SpanScores:
+        """Per-probe scores of ``model`` on its current device, in probe order, computed with
+        ``threads`` torch threads (default: the scorer's ``threads``, else the CPUs this process
+        may use); torch's previous thread count is restored afterwards."""
+        with torch_threads(threads if threads is not None else self.threads):
+            return self._score(model, progress=progress)
+
+    def _score(self, model: Any, *, progress: bool) -> SpanScores:
         max_length = self.max_length or resolve_max_length(model, self.tokenizer)
         key = (max_length, self.batch_size, _pad_value(model), str(model_device(model)))
         if key not in self._plans:  # built once per device: repeated scoring only runs forwards

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .kinds import PROBE_KINDS
-from .scoring import (ProbeScorer, _field, encode_pairs, encode_texts, model_device, resolve_max_length,
+from .scoring import (ProbeScorer, _field, torch_threads, encode_pairs, encode_texts, model_device, resolve_max_length,
                       score_encoded)
 
 QA_PROMPT = "Question: {question}\nAnswer:"
@@ -146,9 +146,18 @@ class Evaluation:
 def evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_name: str,
                    kinds: Sequence[str] = ALL_KINDS, limit: int | None = None, batch_size: int = 16,
                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: bool = False,
-                   settings: dict | None = None) -> Evaluation:
+                   settings: dict | None = None, threads: int | None = None) -> Evaluation:
     """Score ``model`` on a build's probes (per kind) and QA. ``limit`` keeps the first N rows of
     each kind. Rows: ``id``, ``kind``, span scores for probes; choices and generation for QA."""
+    with torch_threads(threads) as n:
+        return _evaluate_build(model, tokenizer, build_dir, model_name=model_name, kinds=kinds, limit=limit,
+                               batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress,
+                               settings={"threads": n, **(settings or {})}, threads=n)
+
+
+def _evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_name: str, kinds: Sequence[str],
+                    limit: int | None, batch_size: int, max_new_tokens: int, progress: bool,
+                    settings: dict, threads: int) -> Evaluation:
     from . import __version__
     from .io import read_manifest, read_rows
     from .results import DatasetRef, ProbeKindScore, QAScore, Results
@@ -163,7 +172,7 @@ def evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_n
     if probe_kinds:
         probes = [p for p in read_rows(build_dir, "probes") if p["kind"] in probe_kinds]
         probes = [p for k in probe_kinds for p in [q for q in probes if q["kind"] == k][:limit]]
-        scorer = ProbeScorer(tokenizer, probes, batch_size=batch_size)
+        scorer = ProbeScorer(tokenizer, probes, batch_size=batch_size, threads=threads)
         s = scorer.score(model, progress=progress)
         for i, p in enumerate(probes):
             rows.append({"id": p["id"], "kind": p["kind"], "entity_id": p["entity_id"], "loss": float(s.loss[i]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from fictional_knowledge import build as build_mod
 from fictional_knowledge.build import BuildError, build
 from fictional_knowledge.fingerprint import canonical_json, fingerprint_build
 from fictional_knowledge.io import read_manifest, read_rows
 from fictional_knowledge.lexical import paraphrase_overlap
 from fictional_knowledge.models import CONFIG_NAMES, BuildConfig
 from fictional_knowledge.validate import validate_build
+
+build_mod = importlib.import_module("fictional_knowledge.build")  # the module (the package attribute is the function)
 
 SCRIPT = (
     "import sys; from fictional_knowledge.build import build; from fictional_knowledge.models import BuildConfig;"

@@ -394,3 +394,125 @@ def test_eval_results_entries_and_cli(tmp_path: Path) -> None:
     out = CliRunner().invoke(_app(), ["hub-eval-yaml", str(_manifest(tmp_path / "b", ["probes", "qa"])), "--print"])
     assert out.exit_code == 0, out.output
     assert yaml.safe_load(out.output)["tasks"][0]["id"] == "probes"
+
+
+def test_our_scores_are_never_passed_off_as_the_hub_tasks_scores() -> None:
+    """eval.yaml's Inspect tasks score by generation; fkgen eval by log-likelihood. The file says
+    so, and every reported entry is marked self-reported with the difference."""
+    from fictional_knowledge.hub_eval import SCORING_DIFFERENCES
+
+    cfg = eval_config()
+    assert "self-reported" in cfg["description"] and "differ" in cfg["description"]
+    assert {t["id"] for t in cfg["tasks"]} == set(SCORING_DIFFERENCES)
+    entries = eval_results_entries(FIXTURES["bravo"], "org/fictional-knowledge")
+    assert entries and all(e["notes"].startswith("self-reported") and "not computed by this benchmark's Inspect AI task"
+                           in e["notes"] and SCORING_DIFFERENCES[e["dataset"]["task_id"]] in e["notes"] for e in entries)
+
+
+# ------------------------------------------------------------ lm-evaluation-harness results in
+
+
+def lm_eval_fixture(model_path: str, build: Path | None = None, hub: str | None = None, revision: str | None = None,
+                    limit: int | None = 50) -> dict:
+    """A FIXTURE in the layout lm-eval 0.4.13 writes to ``OUT/<model>/results_<date>.json``
+    (``EvaluationTracker.save_results_aggregated``: ``results``, ``groups``, ``group_subtasks``,
+    ``configs``, ``versions``, ``n-shot``, ``higher_is_better``, ``n-samples``, ``config``, then
+    ``git_hash``, ``date``, env info and the ``GeneralConfigTracker`` fields); made-up scores."""
+    if build is not None:
+        source = lambda config: {"dataset_path": "parquet", "test_split": "train",  # noqa: E731
+                                 "dataset_kwargs": {"data_files": {"train": str(build.resolve() / "data" / config / "*.parquet")}}}
+    else:
+        source = lambda config: {"dataset_path": hub, "dataset_name": config, "test_split": "train",  # noqa: E731
+                                 **({"dataset_kwargs": {"revision": revision}} if revision else {})}
+    tasks = {"fictional_knowledge_memorization": "probes", "fictional_knowledge_semantic": "probes",
+             "fictional_knowledge_compositional": "probes", "fictional_knowledge_qa_mc": "qa",
+             "fictional_knowledge_qa_gen": "qa"}
+    n = {"fictional_knowledge_memorization": 200, "fictional_knowledge_semantic": 200,
+         "fictional_knowledge_compositional": 200, "fictional_knowledge_qa_mc": 210, "fictional_knowledge_qa_gen": 210}
+    return {
+        "results": {
+            "fictional_knowledge": {"alias": "fictional_knowledge", "acc,none": 0.15, "acc_stderr,none": 0.0183},
+            "fictional_knowledge_cloze": {"alias": " - cloze", "acc,none": 0.0067, "acc_stderr,none": 0.0067},
+            "fictional_knowledge_compositional": {"alias": "  - compositional", "perplexity,none": 12319.5104,
+                                                  "perplexity_stderr,none": 16652.7768, "acc,none": 0.02,
+                                                  "acc_stderr,none": 0.02},
+            "fictional_knowledge_memorization": {"alias": "  - memorization", "perplexity,none": 726136.4897,
+                                                 "perplexity_stderr,none": 4587395.5158, "acc,none": 0.06,
+                                                 "acc_stderr,none": 0.034},
+            "fictional_knowledge_semantic": {"alias": "  - semantic", "perplexity,none": 676149.3444,
+                                             "perplexity_stderr,none": 4157833.6523, "acc,none": 0.04,
+                                             "acc_stderr,none": 0.028},
+            "fictional_knowledge_qa_gen": {"alias": " - qa (generation)", "exact_match,strip": 0.1,
+                                           "exact_match_stderr,strip": 0.0429},
+            "fictional_knowledge_qa_mc": {"alias": " - qa (multiple choice)", "acc,none": 0.58, "acc_stderr,none": 0.0705,
+                                          "acc_norm,none": 0.56, "acc_norm_stderr,none": 0.0709},
+        },
+        "groups": {"fictional_knowledge": {"alias": "fictional_knowledge", "acc,none": 0.15, "acc_stderr,none": 0.0183}},
+        "group_subtasks": {"fictional_knowledge_cloze": ["fictional_knowledge_memorization", "fictional_knowledge_semantic",
+                                                         "fictional_knowledge_compositional"],
+                           "fictional_knowledge": ["fictional_knowledge_cloze", "fictional_knowledge_qa_mc",
+                                                   "fictional_knowledge_qa_gen"]},
+        "configs": {t: {"task": t, "tag": [], **source(c), "output_type": "loglikelihood", "metadata": {"version": 1.0}}
+                    for t, c in tasks.items()},
+        "versions": {t: 1.0 for t in tasks},
+        "n-shot": {t: 0 for t in tasks},
+        "higher_is_better": {t: {"acc": True} for t in tasks},
+        "n-samples": {t: {"original": n[t], "effective": min(n[t], limit or n[t])} for t in tasks},
+        "config": {"model": "hf", "model_args": f"pretrained={model_path},dtype=float32", "model_num_parameters": 120000,
+                   "model_dtype": "torch.float32", "batch_size": "16", "batch_sizes": [], "device": "cpu",
+                   "use_cache": None, "limit": limit, "bootstrap_iters": 100000, "gen_kwargs": {}, "random_seed": 0,
+                   "numpy_seed": 1234, "torch_seed": 1234, "fewshot_seed": 1234},
+        "git_hash": None, "date": 1764384000.0, "pretty_env_info": "PyTorch version: 2.13.0", "transformers_version": "5.0.0",
+        "lm_eval_version": "0.4.13", "upper_git_hash": None, "task_hashes": {},
+        "model_source": "hf", "model_name": model_path, "model_name_sanitized": model_path.replace("/", "__"),
+        "system_instruction": None, "system_instruction_sha": None, "fewshot_as_multiturn": False,
+        "chat_template": None, "chat_template_sha": None, "start_time": 100.0, "end_time": 121.0,
+        "total_evaluation_time_seconds": "21.0",
+    }
+
+
+def test_lm_eval_results_become_rows_next_to_fkgen_results(tmp_path: Path, tiny_build: Path) -> None:
+    from fictional_knowledge.io import read_manifest
+    from fictional_knowledge.leaderboard import dataset_fingerprint, is_lm_eval_results, lm_eval_row
+
+    data = lm_eval_fixture("org/model-x", build=tiny_build)
+    assert is_lm_eval_results(data) and not is_lm_eval_results(json.loads(FIXTURES["alpha"].model_dump_json()))
+    row = lm_eval_row(data, "results_x.json")
+    assert row["model"] == "org/model-x" and row["scored_by"] == "lm-eval" and row["limited"] is True
+    assert (row["memorization_exact_match"], row["semantic_exact_match"], row["compositional_exact_match"]) == (0.06, 0.04, 0.02)
+    assert row["mean_exact_match"] == pytest.approx(0.04)
+    assert row["memorization_loss"] is None and row["mean_loss"] is None  # lm-eval has no per-token mean loss
+    assert (row["qa_mc_accuracy"], row["qa_generation_exact_match"]) == (0.58, 0.1)
+    assert row["memorization_n"] == 50 and row["package_version"] == "lm-eval 0.4.13"
+    fps = {k: v.fingerprint for k, v in read_manifest(tiny_build).configs.items()}
+    assert row["dataset_fingerprint"] == dataset_fingerprint(fps) and row["dataset_path"] == str(tiny_build.resolve())
+
+    # our own results on the same build rank in the same board (same dataset fingerprint)
+    ours = FIXTURES["bravo"].model_copy(update={"dataset": FIXTURES["bravo"].dataset.model_copy(
+        update={"fingerprints": fps, "version": None})})
+    files = [tmp_path / "ours.json", tmp_path / "org__model-x" / "results_2025-11-29T00-00-00.json"]
+    files[0].write_text(ours.model_dump_json())
+    files[1].parent.mkdir()
+    files[1].write_text(json.dumps(data))
+    written = write_leaderboard(files, tmp_path / "board")
+    board = json.loads(written["json"].read_text())
+    assert [(r["model"], r["scored_by"]) for r in board["rows"]] == [("fixture/bravo", "fkgen"), ("org/model-x", "lm-eval")]
+    assert board["dataset"]["mixed"] is False
+    result = CliRunner().invoke(_app(), ["leaderboard", *map(str, files), "--out", str(tmp_path / "b2")])
+    assert result.exit_code == 0, result.output
+
+
+def test_lm_eval_results_from_the_hub_and_bad_ones(tmp_path: Path) -> None:
+    from fictional_knowledge.leaderboard import lm_eval_row
+
+    a = lm_eval_row(lm_eval_fixture("m", hub="org/fictional-knowledge", revision="v1.0.0", limit=None), "a.json")
+    b = lm_eval_row(lm_eval_fixture("m", hub="org/fictional-knowledge", revision="v1.1.0"), "b.json")
+    assert a["dataset_version"] == "v1.0.0" and a["limited"] is False
+    assert a["dataset_fingerprint"] != b["dataset_fingerprint"]  # another revision is other data
+    other = lm_eval_fixture("m", hub="x/y")
+    other["results"] = {"hellaswag": {"acc,none": 0.3}}
+    with pytest.raises(LeaderboardError, match="without any fictional_knowledge_\\* task"):
+        lm_eval_row(other, "o.json")
+    gone = lm_eval_fixture("m", build=tmp_path / "deleted-build")
+    with pytest.raises(LeaderboardError, match="manifest.json is gone"):
+        lm_eval_row(gone, "g.json")

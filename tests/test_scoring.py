@@ -238,3 +238,82 @@ def test_agrees_with_lm_eval_loglikelihood(tiny, bos):
     ours = ProbeScorer(tok, PROBES, batch_size=5).score(model)
     np.testing.assert_allclose(ours.loglikelihood, [ll for ll, _ in theirs], atol=1e-4, rtol=0)
     assert ours.exact_match.tolist() == [g for _, g in theirs]
+
+
+# ---------------------------------------------------------------------------------- threads
+
+
+def _threads_during_forward(model):
+    import torch
+
+    seen: list[int] = []
+    handle = model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    return seen, handle
+
+
+def test_available_cpus_is_the_affinity_mask():
+    import os
+
+    from fictional_knowledge.scoring import available_cpus, resolve_threads
+
+    assert available_cpus() == len(os.sched_getaffinity(0))
+    assert resolve_threads(None) == available_cpus() and resolve_threads(3) == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        resolve_threads(0)
+
+
+@pytest.mark.parametrize("threads", [None, 1, 3])
+def test_scorer_uses_the_requested_threads_and_restores_them(tiny, threads):
+    import torch
+
+    from fictional_knowledge.callback import score_and_log
+    from fictional_knowledge.scoring import available_cpus
+
+    _, model, tok = tiny
+    want = available_cpus() if threads is None else threads
+    torch.set_num_threads(2 if want != 2 else 1)
+    before = torch.get_num_threads()
+    seen, handle = _threads_during_forward(model)
+    try:
+        ProbeScorer(tok, PROBES[:3], threads=threads).score(model)
+        ProbeScorer(tok, PROBES[:3]).score(model, threads=threads)
+        assert seen and set(seen) == {want}
+        assert torch.get_num_threads() == before
+        seen.clear()
+        score_and_log(model, ProbeScorer(tok, PROBES[:2]), 0, tmp_log(), threads=threads)
+        assert seen and set(seen) == {want} and torch.get_num_threads() == before
+    finally:
+        handle.remove()
+        torch.set_num_threads(1)
+
+
+def tmp_log():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix="fk-threads-")) / "log.jsonl"
+
+
+def test_bad_threads_refused(tiny):
+    _, _, tok = tiny
+    with pytest.raises(ValueError):
+        ProbeScorer(tok, PROBES[:1], threads=0)
+
+
+def test_cli_eval_threads_option(tiny, tiny_build, tmp_path):
+    from typer.testing import CliRunner
+
+    from fictional_knowledge.cli import app
+    from fictional_knowledge.results import Results
+    from fictional_knowledge.scoring import available_cpus
+
+    folder, _, _ = tiny
+    base = ["eval", "--model", str(folder), "--data", str(tiny_build), "--device", "cpu", "--limit", "2",
+            "--kinds", "memorization", "--no-progress"]
+    for extra, want in (([], available_cpus()), (["--threads", "1"], 1)):
+        out = tmp_path / f"r{want}.json"
+        result = CliRunner().invoke(app, base + ["--out", str(out)] + extra)
+        assert result.exit_code == 0, result.output
+        assert Results.model_validate_json(out.read_text()).settings["threads"] == want
+    result = CliRunner().invoke(app, base + ["--out", str(tmp_path / "x.json"), "--threads", "0"])
+    assert result.exit_code == 2 and "--threads" in result.output
