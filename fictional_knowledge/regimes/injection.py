@@ -232,6 +232,7 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
     build settings as the source), in a seeded order. A passage that shares a fact or an entity id
     with the build (two entities whose names coincide) is left out and counted."""
     from ..bundle import passage_records
+    from ..models import Passage
 
     config = source.manifest.config
     start = background_start(config.entities)
@@ -241,7 +242,8 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
     templates = source.templates
     docs, skipped = [], 0
     for position in _progress(range(start, start + count), "background entities"):
-        (passage,) = passage_records(source.seed, position, render, templates)["passages"]
+        (row,) = passage_records(source.seed, position, render, templates)["passages"]
+        passage = Passage.model_validate(row) if isinstance(row, dict) else row
         if passage.entity_id in build_entities or build_facts.intersection(passage.fact_ids):
             skipped += 1
             continue
