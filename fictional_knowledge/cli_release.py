@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli_build import (Compositional, Entities, MaxWords, Memorization, MinWords, Paraphrases, Seed,
+from .cli_build import (Compositional, Entities, MaxWords, Memorization, MinWords, Paraphrases, Quiet, Seed,
                         Semantic, Workers, config_or_fail, fail)
 
 
@@ -25,19 +25,21 @@ def release_cmd(
     data_out: Optional[Path] = typer.Option(None, help="Where the data is built [default: builds/VERSION]."),
     hub_repo: Optional[str] = typer.Option(None, help="ORG/NAME of the Hub dataset repo the card points to."),
     workers: Workers = None,
+    overwrite: bool = typer.Option(False, help="Replace another build of ours at --data-out."),
+    quiet: Quiet = False,
 ) -> None:
     """Build the data and write releases/VERSION: manifest, release.json, dataset card, croissant.json, eval.yaml."""
-    from .build import BuildError
-    from .release import DEFAULT_HUB_REPO, ReleaseError, make_release
+    from .release import DEFAULT_HUB_REPO, check_version, make_release
 
     config = config_or_fail(seed, entities, paraphrases, memorization, semantic, compositional, min_words, max_words)
-    if hub_repo is not None and hub_repo.count("/") != 1:
+    check_version(version)
+    if hub_repo is not None and (hub_repo.count("/") != 1 or not all(hub_repo.split("/"))):
         fail(f"--hub-repo {hub_repo!r} must look like ORG/NAME")
-    try:
-        target, data = make_release(version, config, releases_dir=releases_dir, data_out=data_out,
-                                    hub_repo=hub_repo or DEFAULT_HUB_REPO, workers=workers, progress=True)
-    except (ReleaseError, BuildError, ValueError) as exc:
-        fail(str(exc).splitlines()[0])
+    if workers is not None and workers <= 0:
+        fail(f"--workers must be positive, got {workers}")
+    target, data = make_release(version, config, releases_dir=releases_dir, data_out=data_out,
+                                hub_repo=hub_repo or DEFAULT_HUB_REPO, workers=workers, progress=not quiet,
+                                overwrite=overwrite)
     typer.echo(f"wrote {target} (data in {data}, not in git)")
     for path in sorted(target.iterdir()):
         typer.echo(f"  {path.name:<16} {path.stat().st_size:>9,} B")

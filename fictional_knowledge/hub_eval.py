@@ -30,6 +30,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from .errors import InputError
 from .models import PROBE_KINDS
 from .results import ProbeKindScore, QAScore, Results
 
@@ -58,7 +59,7 @@ _TASKS: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str
 }
 
 
-class HubEvalError(ValueError):
+class HubEvalError(InputError, ValueError):
     """An eval.yaml that the Hub would reject, or a folder we cannot describe."""
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .errors import RuntimeFailure
+
 RELEASE_FILES = ("README.md", "manifest.json", "release.json", "croissant.json")
 OPTIONAL_RELEASE_FILES = ("eval.yaml",)
 
 
-class PublishError(Exception):
+class PublishError(RuntimeFailure):
     """A publication failed or was refused; ``str(err)`` is a one-line message for the user."""
 
 

@@ -24,6 +24,7 @@ import yaml
 from jinja2 import meta, nodes
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import InputError
 from .resources import templates_dir
 from .world import RELATIONS
 
@@ -41,7 +42,7 @@ ENV.filters.update(FILTERS)
 SUBJECT_SLOTS = {"subject", "Subject"}
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError, ValueError):
     """A template file is malformed."""
 
 

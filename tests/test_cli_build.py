@@ -53,9 +53,14 @@ def test_build_unknown_option():
 def test_build_refuses_non_empty_output(tmp_path):
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "x").write_text("x")
-    result = run("build", "--entities", "3", "--out", tmp_path / "o")
+    for extra in ((), ("--overwrite",)):  # a folder fkgen did not write is never replaced
+        result = run("build", "--entities", "3", "--out", tmp_path / "o", *extra)
+        assert result.exit_code == 2 and "did not write" in result.output
+    assert (tmp_path / "o" / "x").read_text() == "x"
+    assert run("build", "--entities", "3", "--out", tmp_path / "b").exit_code == 0
+    result = run("build", "--entities", "3", "--out", tmp_path / "b")
     assert result.exit_code == 2 and "--overwrite" in result.output
-    assert run("build", "--entities", "3", "--out", tmp_path / "o", "--overwrite").exit_code == 0
+    assert run("build", "--entities", "3", "--out", tmp_path / "b", "--overwrite").exit_code == 0
 
 
 def test_build_unwritable_output(tmp_path):
