@@ -394,7 +394,8 @@ def atomic_file(out: str | Path, *, flag: str = "--out") -> Iterator[Path]:
     target = target.resolve().parent / target.name
     lock = _start(target)
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.tmp-{os.getpid()}-", suffix=target.suffix,
+                                    dir=target.parent)  # same suffix: writers that pick a format by it
         os.close(fd)
         tmp = Path(name)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
@@ -62,6 +63,32 @@ def chunks_of(config: BuildConfig) -> list[tuple[int, list[int], list[int]]]:
     return out
 
 
+_FLAGS = {"memorization": "--memorization", "semantic": "--semantic", "compositional": "--compositional"}
+
+
+def check_capacity(config: BuildConfig, position: int, probes) -> None:
+    """BuildError unless the passage at ``position`` got every probe ``config`` asks for (a
+    passage holds as many memorization probes as it states facts, fewer with few words), so a
+    build that finishes always validates."""
+    want = {"memorization": config.memorization_probes, "semantic": config.semantic_probes,
+            "compositional": config.compositional_probes}
+    got = {kind: 0 for kind in want}
+    for probe in probes:
+        got[probe.kind] += 1
+    for kind, n in want.items():
+        if got[kind] < n:
+            hint = " or raise --min-words" if kind != "compositional" else ""
+            raise BuildError(f"the passage of entity {position} has room for only {got[kind]} {kind} probes with "
+                             f"these options, {n} asked: lower {_FLAGS[kind]} to {got[kind]}{hint}")
+
+
+def preflight(config: BuildConfig, templates) -> None:
+    """Check, before any work, that the first block of entities (one of every type) can hold the
+    probes ``config`` asks for; :func:`_build_chunk` checks every other passage as it goes."""
+    for position in range(min(config.entities, BLOCK)):
+        check_capacity(config, position, passage_records(config.seed, position, config, templates)["probes"])
+
+
 def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
     config_json, chunk, focal, extras, data_dir, tag = args
     config = BuildConfig.model_validate_json(config_json)
@@ -71,6 +98,7 @@ def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
         parts = world_records(config.seed, position, config, templates)
         if position in focal and position < config.entities:
             parts.update(passage_records(config.seed, position, config, templates))
+            check_capacity(config, position, parts["probes"])
         for name, records in parts.items():
             rows[name].extend(r.model_dump() for r in records)
     sums = {}
@@ -115,7 +143,7 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
     if workers is not None and workers <= 0:
         raise BuildError(f"workers must be positive, got {workers}")
     check_output_folder(out, overwrite)
-    load_templates()  # fail early on a bad template file, before any work
+    preflight(config, load_templates())  # fail early on a bad template file or too many probes
     todo = [c for c in chunks_of(config) if shard_t is None or c[0] % shard_t[1] == shard_t[0]]
     with atomic_folder(out, overwrite=overwrite) as tmp:
         for name in CONFIG_NAMES:
@@ -126,9 +154,7 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
         totals = {name: Accumulator() for name in CONFIG_NAMES}
         workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
         focal_total = sum(len(j[2]) for j in jobs)
-        bar = _progress(progress)
-        with bar as p:
-            task = p.add_task("building", total=focal_total) if p else None
+        with _progress(progress, focal_total) as bar:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             pool = ctx.Pool(workers, initializer=_ignore_sigint) if workers > 1 else None
             results = pool.imap_unordered(_build_chunk, jobs) if pool else map(_build_chunk, jobs)
@@ -137,8 +163,8 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
                 for done, sums in results:
                     for name, (rows, total) in sums.items():
                         totals[name] = totals[name] + Accumulator(rows, total)
-                    if p:
-                        p.advance(task, done)
+                    if bar is not None:
+                        bar.update(done)
                 finished = True
             finally:
                 if pool:
@@ -155,12 +181,11 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
     return manifest
 
 
-def _progress(enabled: bool):
+def _progress(enabled: bool, total: int):
+    """The progress bar (tqdm, the package's one progress library) on stderr."""
     if not enabled:
         return nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from tqdm import tqdm
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("entities"), TimeRemainingColumn(), transient=False,
-                    console=Console(stderr=True))  # progress on stderr, results on stdout
+    # disable=None: no bar when stderr is not a terminal (logs, CI, pipes)
+    return tqdm(total=total, desc="building", unit=" entities", file=sys.stderr, dynamic_ncols=True, disable=None)

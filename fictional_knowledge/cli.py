@@ -59,7 +59,8 @@ class FKGroup(TyperGroup):
         except SystemExit:
             raise
         except BaseException as exc:  # KeyboardInterrupt included
-            code = report(exc, err)
+            words = [a for a in (sys.argv[1:] if args is None else list(args)) if not str(a).startswith("-")]
+            code = report(exc, err, " ".join(["fkgen", *map(str, words[:1])]))
         if standalone_mode:
             sys.exit(code)
         return code

@@ -32,6 +32,12 @@ Workers = Annotated[Optional[int], typer.Option(help="Worker processes [default:
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (results still go to stdout).")]
 
 
+_FLAGS = {"seed": "--seed", "entities": "--entities", "paraphrases": "--paraphrases",
+          "memorization_probes": "--memorization", "semantic_probes": "--semantic",
+          "compositional_probes": "--compositional", "passage_min_words": "--min-words",
+          "passage_max_words": "--max-words"}
+
+
 def config_or_fail(seed: int, entities: int, paraphrases: int, memorization: int, semantic: int,
                    compositional: int, min_words: int, max_words: int):
     """The BuildConfig of the build options, or one ``error: --option: ...`` line and exit 2."""
@@ -44,7 +50,12 @@ def config_or_fail(seed: int, entities: int, paraphrases: int, memorization: int
                            passage_max_words=max_words)
     except ValidationError as exc:
         err = exc.errors()[0]
-        fail(f"--{str(err['loc'][0]).replace('_', '-') if err['loc'] else 'config'}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule between options: name them by their flags
+            for field, flag in _FLAGS.items():
+                message = message.replace(field, flag)
+            fail(message)
+        fail(f"{_FLAGS.get(str(err['loc'][0]), '--' + str(err['loc'][0]))}: {message}")
 
 
 def build_cmd(
@@ -89,9 +100,10 @@ def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder.")) 
     if report.ok:
         typer.echo(f"OK: {build_dir} passes every check")
         return
-    for line in report.lines():
+    lines = report.lines()
+    for line in lines:
         typer.echo(line)
-    raise typer.Exit(1)
+    fail(f"{build_dir} fails validation (see the report above)", code=1)
 
 
 def show_cmd(build_dir: Path = typer.Argument(..., help="A build folder."),

@@ -41,6 +41,11 @@ def parse_group_injections(items: list[str]) -> dict[str, list[int]]:
     return out
 
 
+#: What ``fkgen dynamics`` writes: a folder holding only these (or fkgen's marker) is replaced.
+DYNAMICS_FILES = ("metrics.json", "per_probe.csv", "per_injection.csv", "delta_curves.csv",
+                  "retainability_curves.csv", "delta.png", "retainability.png", "summary.md")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("dynamics", context_settings={"allow_extra_args": True})
     def dynamics_command(
@@ -63,13 +68,16 @@ def register(app: typer.Typer) -> None:
             help="Injection steps of one group, GROUP=STEP[,STEP...]; repeatable (e.g. once=0)."),
         reference_step: int = typer.Option(0, "--reference-step",
                                            help="The step whose loss is L(0)."),
-        progress: bool = typer.Option(True, "--progress/--no-progress"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", " /--quiet", help="Progress bars on stderr; --quiet (or --no-progress) hides them."),
     ) -> None:
         """Effectivity, retainability and decay constant per probe kind, with plots."""
         from rich.console import Console
 
         from .dynamics import compute_dynamics, read_log, write_report
 
+        from .atomic import atomic_folder, check_out_path, check_replace
+
+        check_replace(check_out_path(out), overwrite=True, names=DYNAMICS_FILES)  # before any work
         log_path, extra = split_positionals([log, *ctx.args])
         steps = [s for t in injections for s in _ints(t, "--injections")] + extra
         if (batch_size is None) != (seq_len is None):
@@ -86,7 +94,8 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
-        paths = write_report(result, out)
+        with atomic_folder(out, overwrite=True, names=DYNAMICS_FILES, marker="dynamics") as tmp:
+            paths = write_report(result, tmp)  # all files or none: a crash leaves the old folder
         console = Console()
         for kind, s in result.report.by_kind.items():
             d = s.decay

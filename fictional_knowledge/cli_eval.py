@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N rows of each kind."),
         max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1, help="Generation budget for QA exact match."),
         revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision of the model."),
-        progress: bool = typer.Option(True, "--progress/--no-progress"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", " /--quiet", help="Progress bars on stderr; --quiet (or --no-progress) hides them."),
     ) -> None:
         """Score a causal LM on a build: per-kind cloze losses and exact match, QA accuracy."""
         from rich.console import Console
@@ -77,6 +77,11 @@ def register(app: typer.Typer) -> None:
             read_manifest(data)
         except (FileNotFoundError, ValueError) as exc:
             raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
+        from .atomic import atomic_file, check_out_path, write_text
+
+        check_out_path(out, folder=False)  # before loading and scoring anything
+        if per_probe is not None:
+            check_out_path(per_probe, flag="--per-probe", folder=False)
         if device is None:
             import torch
 
@@ -85,16 +90,15 @@ def register(app: typer.Typer) -> None:
         evaluation = evaluate_build(lm, tokenizer, data, model_name=model, kinds=chosen, limit=limit,
                                     batch_size=batch_size, max_new_tokens=max_new_tokens, progress=progress,
                                     settings={"device": device, "dtype": dtype})
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(evaluation.results.model_dump_json(indent=2) + "\n")
         if per_probe is not None:
-            write_rows(evaluation.rows, per_probe)
+            with atomic_file(per_probe, flag="--per-probe") as tmp:
+                write_rows(evaluation.rows, tmp)
+        write_text(out, evaluation.results.model_dump_json(indent=2) + "\n")
         table = Table("kind", "n", "loss", "first-token loss", "exact match", "MC accuracy", title=f"{model} on {data}")
         for kind, s in evaluation.results.scores.items():
             if kind == "qa":
                 table.add_row(kind, str(s.n), "", "", f"{s.generation_exact_match:.3f}", f"{s.mc_accuracy:.3f}")
             else:
                 table.add_row(kind, str(s.n), f"{s.loss:.4f}", f"{s.first_token_loss:.4f}", f"{s.exact_match:.3f}", "")
-        console = Console(stderr=True)
-        console.print(table)
-        console.print(f"wrote {out}" + (f" and {per_probe}" if per_probe else ""))
+        Console().print(table)  # results on stdout, progress on stderr
+        Console(stderr=True).print(f"wrote {out}" + (f" and {per_probe}" if per_probe else ""))

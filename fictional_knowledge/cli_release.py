@@ -66,24 +66,24 @@ def format_report(report) -> str:
 def verify_cmd(
     path: Path = typer.Argument(..., help="A release folder (releases/vX.Y.Z) or a build/downloaded folder."),
     workers: Optional[int] = typer.Option(None, help="Worker processes for a rebuild [default: all cores]."),
+    quiet: Quiet = False,
 ) -> None:
     """Check data against its recipe: rebuild a release and compare fingerprints, or recompute a build's."""
-    from .release import ReleaseError, verify_build, verify_release
+    from .release import verify_build, verify_release
 
     if not path.is_dir():
         fail(f"{path} is not a folder")
-    try:
-        if (path / "data").is_dir():
-            report = verify_build(path)
-        elif (path / "manifest.json").is_file():
-            report = verify_release(path, workers=workers, progress=True)
-        else:
-            fail(f"{path} is neither a release folder nor a build folder (no manifest.json)")
-    except ReleaseError as exc:
-        fail(str(exc))
+    if workers is not None and workers <= 0:
+        fail(f"--workers must be positive, got {workers}")
+    if (path / "data").is_dir():
+        report = verify_build(path)
+    elif (path / "manifest.json").is_file():
+        report = verify_release(path, workers=workers, progress=not quiet)
+    else:
+        fail(f"{path} is neither a release folder nor a build folder (no manifest.json)")
     typer.echo(format_report(report))
     if not report.ok:
-        raise typer.Exit(1)
+        fail(f"{path} does not match its recipe: {len(report.mismatches)} mismatch(es)", code=1)
 
 
 def publish_cmd(
@@ -97,25 +97,23 @@ def publish_cmd(
     endpoint: Optional[str] = typer.Option(None, "--endpoint",
                                            help="Hub URL [default: HF_ENDPOINT or https://huggingface.co]."),
     builds_dir: Path = typer.Option(Path("builds"), help="Where the default build folder lives."),
+    quiet: Quiet = False,
 ) -> None:
     """Upload a release's data and card to the Hub in one commit, then tag that commit vX.Y.Z."""
-    from .publish import PublishError, collect_files, format_plan, publish_files
-    from .release import ReleaseError, ensure_data, release_version
+    from .publish import collect_files, format_plan, publish_files
+    from .release import ensure_data, release_version
 
     if repo.count("/") != 1 or not all(repo.split("/")):
         fail(f"--repo {repo!r} must look like ORG/NAME")
-    try:
-        version = release_version(release_dir)
-        folder = ensure_data(release_dir, data, builds_dir=builds_dir, progress=True)
-        files = collect_files(release_dir, folder)
-        if dry_run:
-            typer.echo(f"dry run: nothing is sent. Would upload from {release_dir} and {folder}:")
-            typer.echo(format_plan(files, repo, version))
-            return
-        result = publish_files(files, repo, version, token=token, endpoint=endpoint, private=private,
-                               message=f"fictional-knowledge {version}")
-    except (ReleaseError, PublishError) as exc:
-        fail(str(exc), code=1)
+    version = release_version(release_dir)  # ReleaseError (bad input, exit 2); PublishError exits 1
+    folder = ensure_data(release_dir, data, builds_dir=builds_dir, progress=not quiet)
+    files = collect_files(release_dir, folder)
+    if dry_run:
+        typer.echo(f"dry run: nothing is sent. Would upload from {release_dir} and {folder}:")
+        typer.echo(format_plan(files, repo, version))
+        return
+    result = publish_files(files, repo, version, token=token, endpoint=endpoint, private=private,
+                           message=f"fictional-knowledge {version}")
     typer.echo(f"published {len(result.files)} files to datasets/{repo} in commit {result.commit_oid[:12]}, "
                f"tagged {result.tag}")
     typer.echo(f'load it with load_dataset("{repo}", "probes", revision="{result.tag}")')

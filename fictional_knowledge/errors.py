@@ -57,7 +57,7 @@ class MissingExtra(RuntimeFailure):
     """An optional dependency is missing; the message says which extra installs it."""
 
     def __init__(self, module: str, what: str = "this command") -> None:
-        super().__init__(f"{what} needs the 'bench' extra (no module named {module!r}): {BENCH_INSTALL}")
+        super().__init__(f"{what} needs the 'bench' extra: {BENCH_INSTALL} (no module named {module!r})")
         self.module = module
 
 
@@ -85,7 +85,7 @@ def _os_message(exc: OSError) -> tuple[str, int]:
     return (f"{where}: {reason}" if where else reason), code
 
 
-def describe(exc: BaseException) -> tuple[str, int, bool]:
+def describe(exc: BaseException, command: str = "this command") -> tuple[str, int, bool]:
     """``(message, exit code, expected)`` for an exception that reached the command line.
     ``expected`` is False for an error no check anticipated (a bug, or a library failure): the
     message then names the exception type and points at ``FKGEN_DEBUG``."""
@@ -94,7 +94,7 @@ def describe(exc: BaseException) -> tuple[str, int, bool]:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", EXIT_INTERRUPTED, True
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in BENCH_MODULES:
-        return str(MissingExtra(exc.name.split(".")[0])), 1, True
+        return str(MissingExtra(exc.name.split(".")[0], command)), 1, True
     if isinstance(exc, MemoryError):
         return "out of memory: try fewer --entities or --workers", 1, True
     if isinstance(exc, UnicodeDecodeError):
@@ -124,10 +124,11 @@ def describe(exc: BaseException) -> tuple[str, int, bool]:
     return f"unexpected {type(exc).__name__}: {_first_line(exc)} (set {DEBUG_ENV}=1 for the traceback)", 1, False
 
 
-def report(exc: BaseException, echo) -> int:
+def report(exc: BaseException, echo, command: str = "this command") -> int:
     """Print ``exc`` as one ``error:`` line with ``echo`` (and the traceback first under
-    ``FKGEN_DEBUG=1``); return the exit code."""
-    message, code, _ = describe(exc)
+    ``FKGEN_DEBUG=1``); return the exit code. ``command`` names the command in a missing-extra
+    message."""
+    message, code, _ = describe(exc, command)
     if is_debug() and not isinstance(exc, KeyboardInterrupt):
         echo("".join(traceback.format_exception(exc)).rstrip())
     echo(f"error: {message}")
