@@ -33,7 +33,7 @@ def test_console_script_builds_and_validates(tmp_path):
     (["--entities", "0"], "--entities: Input should be greater than 0"),
     (["--entities", "-5"], "--entities: Input should be greater than 0"),
     (["--paraphrases", "12"], "--paraphrases"),
-    (["--min-words", "500", "--max-words", "100"], "passage_min_words must not exceed"),
+    (["--min-words", "500", "--max-words", "100"], "--min-words must not exceed"),
     (["--shard", "2/2"], "bad shard spec"),
     (["--shard", "x"], "bad shard spec"),
     (["--workers", "0"], "--workers must be positive"),
