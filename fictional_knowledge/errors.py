@@ -28,7 +28,8 @@ DEBUG_ENV = "FKGEN_DEBUG"
 
 BENCH_INSTALL = "pip install torch==2.13.0 && pip install 'fictional-knowledge[bench]'"
 #: Top-level modules of the ``bench`` extra (``pyproject.toml``).
-BENCH_MODULES = frozenset({"torch", "transformers", "matplotlib", "lm_eval", "mlcroissant", "accelerate"})
+BENCH_MODULES = frozenset({"torch", "transformers", "tokenizers", "matplotlib", "lm_eval", "mlcroissant", "pandas",
+                           "scipy"})
 
 
 class FKError(Exception):

@@ -159,9 +159,9 @@ def write_eval_yaml(folder: str | Path, **kwargs: Any) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise HubEvalError(f"{folder}: not a folder")
-    path = folder / "eval.yaml"
-    path.write_text(render_eval_yaml(eval_config(folder=folder, **kwargs)), encoding="utf-8")
-    return path
+    from .atomic import write_text
+
+    return write_text(folder / "eval.yaml", render_eval_yaml(eval_config(folder=folder, **kwargs)), flag="FOLDER")
 
 
 def eval_results_entries(results: Results, dataset_id: str, *, revision: Optional[str] = None) -> list[dict[str, Any]]:
