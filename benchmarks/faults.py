@@ -63,6 +63,7 @@ class Outcome:
     stderr: str = ""
     hang: bool = False
     problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def traceback(self) -> bool:
@@ -297,6 +298,21 @@ def block_module(*names: str):
     return setup
 
 
+@described("a tiny random GPT-2")
+def with_model(ctx: Ctx) -> None:
+    """A tiny random GPT-2 with a tokenizer trained on the build's passages, made once per
+    workspace (tests/tinymodel.py; nothing is downloaded)."""
+    if (ctx.ws / "model" / "config.json").is_file():
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tinymodel import make_tiny_model
+
+    from fictional_knowledge.io import read_rows
+
+    texts = [p["text"] for p in read_rows(ctx.ws / "b", "passages")]
+    make_tiny_model(ctx.ws / "model", texts, vocab_size=300, n_layer=1, n_embd=32, n_head=2)
+
+
 def both(*setups):
     @described(", ".join(getattr(s, "desc", "") for s in setups))
     def setup(ctx: Ctx) -> None:
@@ -436,7 +452,10 @@ def run_sigint(ctx: Ctx, argv: list[str]) -> Outcome:
     if not _wait_for(f".{name}.tmp-*/data/*/*.parquet", Path(argv[argv.index("--out") + 1]).parent):
         time.sleep(0.5)
     os.killpg(p.pid, signal.SIGINT)
-    return _finish(p, limit=30)
+    start = time.perf_counter()
+    out = _finish(p, limit=30)
+    out.stdout += f"\n[exited {time.perf_counter() - start:.2f}s after SIGINT]"
+    return out
 
 
 def run_kill9_then_rerun(ctx: Ctx, argv: list[str]) -> Outcome:
@@ -484,7 +503,8 @@ def run_fsize(limit_bytes: int):
 
 
 RUNNERS = {"cli": run_cli, "proc": run_proc, "sigint": run_sigint, "kill9": run_kill9_then_rerun,
-           "concurrent": run_concurrent, "fsize20k": run_fsize(20_000), "fsize2k": run_fsize(2_000)}
+           "concurrent": run_concurrent, "fsize20k": run_fsize(20_000), "fsize2k": run_fsize(2_000),
+           "fsize500": run_fsize(500)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -604,6 +624,15 @@ def cases() -> list[Case]:
     t.append(C("missing extra", "eval --model {c}/m --data {b} --out {c}/r.json --device cpu", 1,
                setup=both(model, block_module("transformers")), check=says("'bench' extra"),
                id="missing extra: eval without transformers"))
+    # eval with a real (tiny) model: damaged data, and a write that fails over an old results file
+    evm = "eval --model {ws}/model --out {c}/r.json --device cpu --batch-size 4 --quiet"
+    for setup in [corrupt("b", "probes", "garbage"), corrupt("b", "qa", "truncate"),
+                  rewrite("b", "probes", None, drop="target")]:
+        t.append(C("eval data", f"{evm} --data {{c}}/x", 2, setup=both(with_model, setup), check=absent("r.json")))
+    t.append(C("file-size limit", f"{evm} --data {{b}} --limit 2", 1, runner="fsize500",
+               setup=both(with_model, file_with('{"old": "results, kept"}', "r.json")),
+               check=all_of(no_leftovers("r.json"), says("file size limit")),
+               id="file-size limit: eval over an old results file"))
     # dynamics
     dy = "--injections 0 --window 10 --out {c}/d --no-progress"
     for log, setup in [("{c}/missing.jsonl", None), ("{c}/x.jsonl", file_with("{garbage\n", "x.jsonl")),
@@ -737,7 +766,9 @@ def run_case(case: Case, ws: Path) -> Outcome:
             case.setup(ctx)
         pre_case = snapshot_dir(case_dir)
         before = snapshot(ws)
+        start = time.perf_counter()
         out = RUNNERS[case.runner](ctx, ctx.fmt(case.cmd))
+        out.seconds = time.perf_counter() - start
     finally:
         for undo in ctx.restore:
             undo()
@@ -813,7 +844,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             row[kind] += 1
             if args.verbose or kind != "clean":
                 mark = f" [xfail: {case.xfail}]" if case.xfail else ""
-                print(f"{kind:<9} {case.id}{mark}\n          {detail}", flush=True)
+                took = out.stdout.rsplit("[exited ", 1)[-1].rstrip("]") if "[exited " in out.stdout \
+                    else f"{out.seconds:.1f}s"
+                print(f"{kind:<9} {case.id}{mark}\n          {detail} ({took})", flush=True)
         ro = ws / "ro"
         if ro.exists():
             ro.chmod(0o755)

@@ -78,6 +78,13 @@ def register(app: typer.Typer) -> None:
         except (FileNotFoundError, ValueError) as exc:
             raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
         from .atomic import atomic_file, check_out_path, write_text
+        from .io import check_files
+
+        check_files(data, (["probes"] if set(chosen) - {"qa"} else []) + (["qa"] if "qa" in chosen else []))
+        if not progress:
+            from .progress import silence_libraries
+
+            silence_libraries()
 
         check_out_path(out, folder=False)  # before loading and scoring anything
         if per_probe is not None:
