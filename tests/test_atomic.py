@@ -200,3 +200,13 @@ def test_ours_recognises_only_our_outputs(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "index.html").write_text("x")
     assert ours(tmp_path / "b", names=["index.html"]) and not ours(tmp_path / "b")
+
+
+def test_exchange_swaps_two_folders_in_one_step(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    if not atomic._exchange(a, b):
+        pytest.skip("renameat2(RENAME_EXCHANGE) is not available here: the two-rename path is used")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
