@@ -458,6 +458,19 @@ def run_sigint(ctx: Ctx, argv: list[str]) -> Outcome:
     return out
 
 
+def run_sigterm(ctx: Ctx, argv: list[str]) -> Outcome:
+    """``kill PID`` (SIGTERM to the main process only) once the build writes."""
+    p = _popen(ctx, argv, start_new_session=True)
+    out_dir = Path(argv[argv.index("--out") + 1])
+    if not _wait_for(f".{out_dir.name}.tmp-*/data/*/*.parquet", out_dir.parent):
+        time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    start = time.perf_counter()
+    out = _finish(p, limit=30)
+    out.stdout += f"\n[exited {time.perf_counter() - start:.2f}s after SIGTERM]"
+    return out
+
+
 def run_kill9_then_rerun(ctx: Ctx, argv: list[str]) -> Outcome:
     """kill -9 a build in the middle, then run the same command again: it must succeed, remove
     the killed run's temp folder and leave no leftovers."""
@@ -502,7 +515,7 @@ def run_fsize(limit_bytes: int):
     return runner
 
 
-RUNNERS = {"cli": run_cli, "proc": run_proc, "sigint": run_sigint, "kill9": run_kill9_then_rerun,
+RUNNERS = {"cli": run_cli, "proc": run_proc, "sigint": run_sigint, "sigterm": run_sigterm, "kill9": run_kill9_then_rerun,
            "concurrent": run_concurrent, "fsize20k": run_fsize(20_000), "fsize2k": run_fsize(2_000),
            "fsize500": run_fsize(500)}
 
@@ -731,6 +744,8 @@ def cases() -> list[Case]:
           check=all_of(no_leftovers("o"), absent("o")), id="interrupt: Ctrl-C during a 1-worker build"),
         C("interrupt", "build --entities 3000 --workers 2 --quiet --overwrite --out {c}/x", 130, runner="sigint",
           setup=copy_of("b"), check=no_leftovers("x"), id="interrupt: Ctrl-C while replacing a build"),
+        C("interrupt", big, 143, runner="sigterm", check=all_of(no_leftovers("o"), absent("o"), says("terminated")),
+          id="interrupt: SIGTERM (kill PID) during a 2-worker build"),
         C("concurrency", big, 1, runner="concurrent", check=says("is being written by another fkgen process"),
           id="concurrency: a second build into the same --out refuses"),
         C("killed run", big, 0, runner="kill9", check=no_leftovers("o"),

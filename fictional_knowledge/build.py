@@ -126,6 +126,7 @@ def _ignore_sigint() -> None:  # pool workers: Ctrl-C is the main process's to h
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # Pool.terminate() stops workers with SIGTERM
 
 
 def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[int, int]] = None,

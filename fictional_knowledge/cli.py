@@ -2,12 +2,14 @@
 
 Every failure is reported here, in one place (:class:`FKGroup`): one line ``error: …`` on stderr,
 no traceback, exit 2 for bad input (usage errors included) and 1 for a runtime failure (see
-:mod:`fictional_knowledge.errors`); Ctrl-C exits 130. ``FKGEN_DEBUG=1`` adds the traceback.
+:mod:`fictional_knowledge.errors`); Ctrl-C exits 130 and SIGTERM 143, both after the same cleanup.
+``FKGEN_DEBUG=1`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -36,11 +38,24 @@ class FKGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         err = lambda text: typer.echo(text, err=True)  # noqa: E731
+        terminated = []
+
+        def on_sigterm(signum, frame):  # `kill PID`: clean up like Ctrl-C does (temp folders, workers)
+            terminated.append(signum)
+            raise KeyboardInterrupt
+
+        try:
+            previous = signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = None
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
-            if code == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+            if code == EXIT_INTERRUPTED and terminated:
+                err("error: terminated")
+                code = 128 + signal.SIGTERM
+            elif code == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
                 err("error: interrupted")
         except _NO_ARGS as exc:
             typer.echo(exc.format_message())
@@ -61,6 +76,9 @@ class FKGroup(TyperGroup):
         except BaseException as exc:  # KeyboardInterrupt included
             words = [a for a in (sys.argv[1:] if args is None else list(args)) if not str(a).startswith("-")]
             code = report(exc, err, " ".join(["fkgen", *map(str, words[:1])]))
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         if standalone_mode:
             sys.exit(code)
         return code
