@@ -309,8 +309,14 @@ def with_model(ctx: Ctx) -> None:
 
     from fictional_knowledge.io import read_rows
 
+    from transformers.utils import logging as hf_logging
+
     texts = [p["text"] for p in read_rows(ctx.ws / "b", "passages")]
-    make_tiny_model(ctx.ws / "model", texts, vocab_size=300, n_layer=1, n_embd=32, n_head=2)
+    hf_logging.disable_progress_bar()
+    try:
+        make_tiny_model(ctx.ws / "model", texts, vocab_size=300, n_layer=1, n_embd=32, n_head=2)
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 def both(*setups):
