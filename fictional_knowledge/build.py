@@ -12,9 +12,7 @@ import importlib.abc
 import json
 import multiprocessing as mp
 import os
-import shutil
 import sys
-import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
@@ -26,7 +24,9 @@ from . import __version__
 from .arrow import schema_of
 from .bundle import passage_records, world_records
 from .card import recipe_tag, write_card
+from .errors import InputError
 from .fingerprint import Accumulator
+from .kinds import KINDS_BY_NAME, PROBE_KIND_TABLE
 from .models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest, validate_rows
 from .templates import load_templates, template_hashes
 from .world import BLOCK, closure
@@ -34,8 +34,8 @@ from .world import BLOCK, closure
 CHUNK_BLOCKS = 25  # 500 entities per chunk and parquet file
 
 
-class BuildError(Exception):
-    """A build cannot start or finish; the message is meant for the user."""
+class BuildError(InputError):
+    """A build cannot start or finish; the message is meant for the user (exit 2)."""
 
 
 def parse_shard(spec: Optional[str]) -> Optional[tuple[int, int]]:
@@ -77,8 +77,32 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 
 def _init_worker() -> None:
     """Set up a pool worker (a process that only builds chunks and then exits)."""
+    _ignore_sigint()
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandas())
+
+
+def check_capacity(config: BuildConfig, position: int, probes) -> None:
+    """BuildError unless the passage at ``position`` got every probe ``config`` asks for (a
+    passage holds as many memorization probes as it states facts, fewer with few words), so a
+    build that finishes always validates. Every kind of ``kinds.PROBE_KIND_TABLE`` is checked."""
+    want = {k.name: getattr(config, k.count_field) for k in PROBE_KIND_TABLE}
+    got = dict.fromkeys(want, 0)
+    for probe in probes:  # row dicts (bundle.passage_records)
+        got[probe["kind"]] += 1
+    for kind, n in want.items():
+        if got[kind] < n:
+            hint = " or raise --min-words" if kind != "compositional" else ""
+            flag = "--" + KINDS_BY_NAME[kind].count_field.removesuffix("_probes").replace("_", "-")
+            raise BuildError(f"the passage of entity {position} has room for only {got[kind]} {kind} probes with "
+                             f"these options, {n} asked: lower {flag} to {got[kind]}{hint}")
+
+
+def preflight(config: BuildConfig, templates) -> None:
+    """Check, before any work, that the first block of entities (one of every type) can hold the
+    probes ``config`` asks for; :func:`_build_chunk` checks every other passage as it goes."""
+    for position in range(min(config.entities, BLOCK)):
+        check_capacity(config, position, passage_records(config.seed, position, config, templates)["probes"])
 
 
 def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
@@ -91,6 +115,7 @@ def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
         parts = world_records(config.seed, position, config, templates)
         if position in focal_set and position < config.entities:
             parts.update(passage_records(config.seed, position, config, templates))
+            check_capacity(config, position, parts["probes"])
         for name, records in parts.items():
             rows[name].extend(records)
     sums = {}
@@ -105,31 +130,39 @@ def _build_chunk(args) -> tuple[int, dict[str, tuple[int, int]]]:
 
 
 def check_output_folder(out: Path, overwrite: bool) -> None:
-    """Refuse an output that is a file, a non-empty folder without ``overwrite``, or unwritable."""
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"output {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise BuildError(f"output folder {out} is not empty; pass --overwrite to replace it")
-    parent = out.resolve().parent
+    """Refuse, before any work, an output that is unusable (see ``atomic.check_out_path``), or a
+    non-empty folder without ``overwrite``, or one that is not a build/regime/release of ours."""
+    from .atomic import check_out_path, check_replace
+
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildError(f"cannot create {parent}: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK):
-        raise BuildError(f"cannot write to {parent}")
+        check_replace(check_out_path(out), overwrite=overwrite)
+    except InputError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _ignore_sigint() -> None:  # pool workers: Ctrl-C is the main process's to handle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # Pool.terminate() stops workers with SIGTERM
 
 
 def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[int, int]] = None,
           overwrite: bool = False, workers: Optional[int] = None, progress: bool = False) -> Manifest:
     """Build ``config`` into the folder ``out`` and return its manifest.
 
-    The build is written into a temporary folder beside ``out`` and renamed into place only
-    when complete, so an interrupted build leaves nothing half-written.
+    The build is written through :func:`fictional_knowledge.atomic.atomic_folder`: into a
+    temporary folder beside ``out``, put in place only when complete, under a lock that makes a
+    second writer of ``out`` refuse. ``overwrite`` replaces only a folder of ours.
     """
+    from .atomic import atomic_folder
+
     out = Path(out)
     shard_t = parse_shard(shard) if isinstance(shard, str) or shard is None else shard
+    if workers is not None and workers <= 0:
+        raise BuildError(f"workers must be positive, got {workers}")
     check_output_folder(out, overwrite)
-    load_templates()  # fail early on a bad template file, before any work
+    preflight(config, load_templates())  # fail early on a bad template file or too many probes
     chunks = chunks_of(config)
     todo = [c for c in chunks if shard_t is None or c[0] % shard_t[1] == shard_t[0]]
     if not todo:
@@ -141,8 +174,7 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
                          f"{len(chunks)} chunk(s) of up to {per}, held by shard(s) "
                          f"{', '.join(f'{c}/{shard_t[1]}' for c in range(min(len(chunks), shard_t[1])))}; "
                          f"use at most {len(chunks)} shard(s)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         for name in CONFIG_NAMES:
             (tmp / "data" / name).mkdir(parents=True)
         recipe = Manifest(package_version=__version__, config=config, template_hashes=template_hashes(), configs={})
@@ -151,49 +183,38 @@ def build(config: BuildConfig, out: str | Path, *, shard: Optional[str | tuple[i
         totals = {name: Accumulator() for name in CONFIG_NAMES}
         workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
         focal_total = sum(len(j[2]) for j in jobs)
-        bar = _progress(progress)
-        with bar as p:
-            task = p.add_task("building", total=focal_total) if p else None
+        with _progress(progress, focal_total) as bar:
             ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
             pool = ctx.Pool(workers, initializer=_init_worker) if workers > 1 else None
             results = pool.imap_unordered(_build_chunk, jobs) if pool else map(_build_chunk, jobs)
+            finished = False
             try:
                 for done, sums in results:
                     for name, (rows, total) in sums.items():
                         totals[name] = totals[name] + Accumulator(rows, total)
-                    if p:
-                        p.advance(task, done)
+                    if bar is not None:
+                        bar.update(done)
+                finished = True
             finally:
                 if pool:
-                    pool.close()
+                    if finished:
+                        pool.close()
+                    else:  # Ctrl-C or a failed chunk: stop the workers now, never wait on them
+                        pool.terminate()
                     pool.join()
         manifest = recipe.model_copy(update=dict(
             shard=None if shard_t is None else f"{shard_t[0]}/{shard_t[1]}",
             configs={n: ConfigSummary(rows=a.rows, fingerprint=a.fingerprint) for n, a in totals.items()}))
         (tmp / "manifest.json").write_text(json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n")
         write_card(tmp, manifest)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out``, replacing what was there."""
-    if out.exists():
-        trash = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(trash)
-        tmp.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        tmp.rename(out)
-
-
-def _progress(enabled: bool):
+def _progress(enabled: bool, total: int):
+    """The progress bar (tqdm, the package's one progress library) on stderr."""
     if not enabled:
         return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from tqdm import tqdm
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("entities"), TimeRemainingColumn(), transient=False)
+    # disable=None: no bar when stderr is not a terminal (logs, CI, pipes)
+    return tqdm(total=total, desc="building", unit=" entities", file=sys.stderr, dynamic_ncols=True, disable=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from pydantic import ValidationError
@@ -12,9 +12,11 @@ from pydantic import ValidationError
 DEFAULT_OUT = "builds/seed-{seed}"
 
 
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Stop the command: ``fkgen`` prints ``error: MESSAGE`` and exits ``code`` (2 bad input, 1 failure)."""
+    from .errors import InputError, RuntimeFailure
+
+    raise (InputError if code == 2 else RuntimeFailure)(message)
 
 
 # The build options, shared by every command that builds (build, release).
@@ -27,6 +29,13 @@ Compositional = Annotated[int, typer.Option(help="Compositional probes per passa
 MinWords = Annotated[int, typer.Option(help="Passage length target, lower end.")]
 MaxWords = Annotated[int, typer.Option(help="Passage length, upper bound.")]
 Workers = Annotated[Optional[int], typer.Option(help="Worker processes [default: all cores].")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (results still go to stdout).")]
+
+
+_FLAGS = {"seed": "--seed", "entities": "--entities", "paraphrases": "--paraphrases",
+          "memorization_probes": "--memorization", "semantic_probes": "--semantic",
+          "compositional_probes": "--compositional", "passage_min_words": "--min-words",
+          "passage_max_words": "--max-words"}
 
 
 def config_or_fail(seed: int, entities: int, paraphrases: int, memorization: int, semantic: int,
@@ -41,7 +50,12 @@ def config_or_fail(seed: int, entities: int, paraphrases: int, memorization: int
                            passage_max_words=max_words)
     except ValidationError as exc:
         err = exc.errors()[0]
-        fail(f"--{str(err['loc'][0]).replace('_', '-') if err['loc'] else 'config'}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # a rule between options: name them by their flags
+            for field, flag in _FLAGS.items():
+                message = message.replace(field, flag)
+            fail(message)
+        fail(f"{_FLAGS.get(str(err['loc'][0]), '--' + str(err['loc'][0]))}: {message}")
 
 
 def build_cmd(
@@ -55,23 +69,21 @@ def build_cmd(
     max_words: MaxWords = 600,
     out: Optional[Path] = typer.Option(None, help=f"Output folder [default: {DEFAULT_OUT}]."),
     shard: Optional[str] = typer.Option(None, help="Build one shard i/n of the whole build."),
-    overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
+    overwrite: bool = typer.Option(False, help="Replace an existing build (only a folder that fkgen wrote)."),
     workers: Workers = None,
+    quiet: Quiet = False,
 ) -> None:
     """Generate a build: entities, facts, passages, probes, statements, QA and the FK-schema config."""
-    from .build import BuildError, build
+    from .build import build, check_output_folder, parse_shard
 
     config = config_or_fail(seed, entities, paraphrases, memorization, semantic, compositional, min_words, max_words)
     if workers is not None and workers <= 0:
-        fail("--workers must be positive")
-    out = out or Path(DEFAULT_OUT.format(seed=seed))
+        fail(f"--workers must be positive, got {workers}")
+    out = Path(DEFAULT_OUT.format(seed=seed)) if out is None else out
+    parse_shard(shard)
+    check_output_folder(out, overwrite)  # before any work
     start = time.perf_counter()
-    try:
-        manifest = build(config, out, shard=shard, overwrite=overwrite, workers=workers, progress=True)
-    except BuildError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write the build: {exc}")
+    manifest = build(config, out, shard=shard, overwrite=overwrite, workers=workers, progress=not quiet)
     seconds = time.perf_counter() - start
     typer.echo(f"built {out} in {seconds:.1f}s" + (f" (shard {manifest.shard})" if manifest.shard else ""))
     for name, summary in manifest.configs.items():
@@ -92,10 +104,10 @@ def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder, or 
             typer.echo(f"note: joins were checked within the shard; {report.outside:,} reference(s) "
                        "to rows held by other shards were not checked")
         return
-    for line in report.lines():
+    lines = report.lines()
+    for line in lines:
         typer.echo(line)
-    typer.echo(f"FAILED: {what}: {len(report.counts)} check(s) failed")
-    raise typer.Exit(1)
+    fail(f"{what}: {len(report.counts)} check(s) failed (see the report above)", code=1)
 
 
 def show_cmd(build_dir: Path = typer.Argument(..., help="A build folder."),

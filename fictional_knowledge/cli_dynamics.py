@@ -41,6 +41,11 @@ def parse_group_injections(items: list[str]) -> dict[str, list[int]]:
     return out
 
 
+#: What ``fkgen dynamics`` writes: a folder holding only these (or fkgen's marker) is replaced.
+DYNAMICS_FILES = ("metrics.json", "per_probe.csv", "per_injection.csv", "delta_curves.csv",
+                  "retainability_curves.csv", "delta.png", "retainability.png", "summary.md")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("dynamics", context_settings={"allow_extra_args": True})
     def dynamics_command(
@@ -68,13 +73,17 @@ def register(app: typer.Typer) -> None:
         reference_step: int = typer.Option(0, "--reference-step", help="The step whose loss is L(0)."),
         n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for net-of-control intervals."),
         seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-        progress: bool = typer.Option(True, "--progress/--no-progress"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", " /--quiet", help="Progress bars on stderr; --quiet (or --no-progress) hides them."),
     ) -> None:
         """Effectivity, retainability and decay constant per group and probe kind, net of the control
         group when there is one, with plots."""
         from .dynamics import compute_dynamics, read_log, read_regime
         from .dynamics_report import write_report
 
+        from .atomic import check_out_path, check_replace
+        from .errors import FKError, InputError
+
+        check_replace(check_out_path(out), overwrite=True, names=DYNAMICS_FILES)  # before any work
         log_path, extra = split_positionals([log, *ctx.args])
         steps = [s for t in (injections or []) for s in _ints(t, "--injections")] + extra
         if (batch_size is None) != (seq_len is None):
@@ -98,12 +107,13 @@ def register(app: typer.Typer) -> None:
                 frame, steps or None, window=window, iqr_factor=iqr_factor, batch_size=batch_size,
                 seq_len=seq_len, group_injections=schedule, reference_step=reference_step,
                 log_name=Path(log_path).name, progress=progress, n_boot=n_boot, seed=seed)
-            paths = write_report(result, out)
         except FileNotFoundError as exc:
             raise typer.BadParameter(str(exc), param_hint="LOG") from None
-        except (ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+        except ValueError as exc:
+            if isinstance(exc, FKError):
+                raise
+            raise InputError(str(exc)) from None
+        paths = write_report(result, out)  # atomic: all files or none
         rep = result.report
         for group, kinds in ({"all": rep.by_kind} if rep.by_kind else rep.by_group).items():
             for kind, s in kinds.items():

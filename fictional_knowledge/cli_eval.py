@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1, help="Generation budget for QA exact match."),
         revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision of the model."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch CPU threads (default: the CPUs this process may use)."),
-        progress: bool = typer.Option(True, "--progress/--no-progress"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", " /--quiet", help="Progress bars on stderr; --quiet (or --no-progress) hides them."),
     ) -> None:
         """Score a causal LM on a build: per-kind cloze losses and exact match, QA accuracy."""
         from rich.console import Console
@@ -77,7 +77,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("must end in .parquet or .jsonl", param_hint="--per-probe")
         if device is not None and device != "cpu" and not device.startswith("cuda"):
             raise typer.BadParameter(f"device must be cpu or cuda, got {device!r}", param_hint="--device")
+        from .atomic import atomic_file, check_out_path, write_text
         from .fk_schema import FK_FIELDS, FKSchemaError, evaluate_fk, is_build, load_fk_rows
+        from .io import check_files
 
         build_data = is_build(data)
         if build_data:
@@ -85,6 +87,8 @@ def register(app: typer.Typer) -> None:
                 read_manifest(data)
             except (FileNotFoundError, ValueError) as exc:
                 raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--data")
+            # the parquet files (footer, columns) before loading a model
+            check_files(data, (["probes"] if set(chosen) - {"qa"} else []) + (["qa"] if "qa" in chosen else []))
         else:
             if kinds is None:
                 chosen = list(FK_FIELDS)
@@ -94,6 +98,13 @@ def register(app: typer.Typer) -> None:
                 load_fk_rows(data, revision=data_revision, config=data_config, split=data_split)
             except FKSchemaError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--data")
+        if not progress:
+            from .progress import silence_libraries
+
+            silence_libraries()
+        check_out_path(out, folder=False)  # before loading and scoring anything
+        if per_probe is not None:
+            check_out_path(per_probe, flag="--per-probe", folder=False)
         import torch
 
         from .scoring import resolve_threads
@@ -114,16 +125,15 @@ def register(app: typer.Typer) -> None:
                                          settings={"device": device, "dtype": dtype}, threads=threads)
             for line in fk.report_lines():
                 typer.echo(f"note: {line}", err=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(evaluation.results.model_dump_json(indent=2) + "\n")
         if per_probe is not None:
-            write_rows(evaluation.rows, per_probe)
+            with atomic_file(per_probe, flag="--per-probe") as tmp:
+                write_rows(evaluation.rows, tmp)
+        write_text(out, evaluation.results.model_dump_json(indent=2) + "\n")
         table = Table("kind", "n", "loss", "first-token loss", "exact match", "MC accuracy", title=f"{model} on {data}")
         for kind, s in evaluation.results.scores.items():
             if kind == "qa":
                 table.add_row(kind, str(s.n), "", "", f"{s.generation_exact_match:.3f}", f"{s.mc_accuracy:.3f}")
             else:
                 table.add_row(kind, str(s.n), f"{s.loss:.4f}", f"{s.first_token_loss:.4f}", f"{s.exact_match:.3f}", "")
-        console = Console(stderr=True)
-        console.print(table)
-        console.print(f"wrote {out}" + (f" and {per_probe}" if per_probe else ""))
+        Console().print(table)  # results on stdout, progress on stderr
+        Console(stderr=True).print(f"wrote {out}" + (f" and {per_probe}" if per_probe else ""))

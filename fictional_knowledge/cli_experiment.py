@@ -4,7 +4,6 @@ training small GPT-2-style models from scratch on the package's data (see
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from pathlib import Path
@@ -40,20 +39,21 @@ def _command(name: str, scale: str, out: Path, seed: int, threads: int | None, d
     return shlex.join(parts)
 
 
-def _prepare_out(out: Path) -> None:
-    """Refuse a non-empty folder that is not a previous experiment output; clear a previous one."""
-    from .experiments.common import METRICS_FILE, REPORT_FILE, is_experiment_output
+def _previous_files(out: Path) -> list[str]:
+    """Check ``--out`` before any work: new, empty, or a previous output of this command (whose
+    files the new run replaces, all at once). Returns the names of those files."""
+    from .atomic import check_out_path, ours
+    from .experiments.common import is_experiment_output
 
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not is_experiment_output(out):
-            fail(f"--out {out} is not empty and holds no previous experiment output (metrics.json); "
-                 "choose an empty or new folder")
-        old = json.loads((out / METRICS_FILE).read_text())
-        for name in [METRICS_FILE, REPORT_FILE] + [Path(f).name for f in old.get("figures", [])]:
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_path(out)  # "", a file, a path under a file, an unwritable parent: one line, exit 2
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    if is_experiment_output(out):
+        return [p.name for p in out.iterdir()]
+    if ours(out):
+        fail(f"--out {out} holds another fkgen output; choose an empty or new folder")
+    fail(f"--out {out} is not empty and holds no previous experiment output (metrics.json); "
+         "choose an empty or new folder")
 
 
 def experiment(
@@ -61,7 +61,7 @@ def experiment(
     scale: str = typer.Option("cpu", "--scale", help="smoke, cpu or gpu."),
     out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or a previous output of this command)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the build, the regime, the model init and data order."),
-    threads: int = typer.Option(None, "--threads", help="torch CPU threads [default: the CPUs this process may use]."),
+    threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads [default: the CPUs this process may use]."),
     device: str = typer.Option("auto", "--device", help="auto (cuda if available), cpu or cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     set_: list[str] = typer.Option([], "--set", help="KEY=VALUE: override one setting of the scale (e.g. lr, "
@@ -88,15 +88,21 @@ def experiment(
         n_threads = set_threads(threads)
     except ExperimentError as exc:
         fail(str(exc))
-    _prepare_out(out)
-    ctx = RunContext(name=name, scale=sc, out=out, seed=seed, device=dev, threads=n_threads, progress=not quiet,
-                     command=_command(name, scale, out, seed, threads, device, sets), started=time.perf_counter(),
-                     overrides=sets)
-    try:
-        report = experiment_module(name).run(ctx)
-    except ExperimentError as exc:
-        fail(str(exc))
-    typer.echo(f"wrote {report} in {time.perf_counter() - ctx.started:.0f}s")
+    from .atomic import atomic_folder
+
+    previous = _previous_files(out)
+    started = time.perf_counter()
+    # the run writes into a temporary folder that replaces --out only when the report is complete:
+    # a crash or Ctrl-C leaves the previous output as it was
+    with atomic_folder(out, overwrite=True, need_overwrite=False, names=previous, marker="experiment") as tmp:
+        ctx = RunContext(name=name, scale=sc, out=tmp, seed=seed, device=dev, threads=n_threads, progress=not quiet,
+                         command=_command(name, scale, out, seed, threads, device, sets), started=started,
+                         overrides=sets)
+        try:
+            report = experiment_module(name).run(ctx)
+        except ExperimentError as exc:
+            fail(str(exc))
+    typer.echo(f"wrote {out / Path(report).name} in {time.perf_counter() - started:.0f}s")
 
 
 def register(app: typer.Typer) -> None:

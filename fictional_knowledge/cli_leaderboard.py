@@ -8,6 +8,10 @@ from typing import List, Optional
 import typer
 
 
+#: What `fkgen leaderboard` writes: a folder holding only these files (or fkgen's marker) is replaced.
+LEADERBOARD_FILES = ("leaderboard.json", "leaderboard.md", "index.html")
+
+
 def register(app: typer.Typer) -> None:
     """Add the leaderboard commands to ``app``."""
 
@@ -25,19 +29,18 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option("Fictional knowledge leaderboard", "--title", help="Page and table title."),
     ) -> None:
         """Rank models from `fkgen eval` (or lm-eval) results: writes leaderboard.json, leaderboard.md and a static index.html."""
+        from .atomic import atomic_folder, check_out_path, check_replace
         from .leaderboard import LeaderboardError, parse_sort, write_leaderboard
 
         try:
             parse_sort(sort_by)
         except LeaderboardError as exc:
             raise typer.BadParameter(str(exc), param_hint="--sort-by") from None
-        try:
-            files = write_leaderboard(results, out, sort_by=sort_by, allow_mixed=allow_mixed, title=title)
-        except LeaderboardError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+        check_replace(check_out_path(out), overwrite=True, names=LEADERBOARD_FILES)  # before reading anything
+        with atomic_folder(out, overwrite=True, names=LEADERBOARD_FILES) as tmp:
+            files = write_leaderboard(results, tmp, sort_by=sort_by, allow_mixed=allow_mixed, title=title)
         for path in files.values():
-            typer.echo(str(path))
+            typer.echo(str(out / path.name))
 
     @app.command("hub-eval-yaml")
     def hub_eval_yaml(
@@ -49,14 +52,14 @@ def register(app: typer.Typer) -> None:
         version: Optional[str] = typer.Option(None, "--version", help="Release tag mentioned in the description."),
     ) -> None:
         """Write the Hugging Face Hub eval.yaml that makes the dataset repo a benchmark with leaderboards."""
-        from .hub_eval import HubEvalError, eval_config, render_eval_yaml, write_eval_yaml
+        from .atomic import write_text
+        from .hub_eval import HubEvalError, eval_config, render_eval_yaml
 
-        try:
-            if print_only:
-                typer.echo(render_eval_yaml(eval_config(name=name, split=split, framework=framework,
-                                                        version=version, folder=folder)), nl=False)
-            else:
-                typer.echo(str(write_eval_yaml(folder, name=name, split=split, framework=framework, version=version)))
-        except HubEvalError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+        if not folder.is_dir():
+            raise HubEvalError(f"{folder}: not a folder")
+        text = render_eval_yaml(eval_config(name=name, split=split, framework=framework, version=version,
+                                            folder=folder))
+        if print_only:
+            typer.echo(text, nl=False)
+        else:
+            typer.echo(str(write_text(folder / "eval.yaml", text, flag="FOLDER")))

@@ -25,6 +25,7 @@ def lm_eval_tasks(
     Without options it prints the shipped folder (which reads the Hub dataset). With --data it
     writes a copy whose tasks read that build or repo, and prints the copy's folder.
     """
+    from .cli_build import fail
     from .lm_eval_tasks import ALL_NAMES, TASKS_DIR, write_tasks
 
     if data is None and out is None:
@@ -35,11 +36,20 @@ def lm_eval_tasks(
     data_arg = data
     if revision is not None and (data_arg is None or Path(data_arg).expanduser().is_dir()):
         raise typer.BadParameter("--revision applies to a Hub repo id, not a build folder", param_hint="--revision")
+    from .atomic import atomic_folder, check_out_path, check_replace
+
     target = out if out is not None else Path("fk-lm-eval-tasks")
-    try:
-        written = write_tasks(target, data_arg, revision=revision)
-    except (FileNotFoundError, ValueError) as err:
-        raise typer.BadParameter(str(err), param_hint="--data" if data_arg else "--out") from err
+    check_out_path(target)
+    if target.expanduser().resolve() == TASKS_DIR:
+        fail("refusing to overwrite the shipped task folder; choose another --out")
+    names = [p.name for p in TASKS_DIR.iterdir() if p.suffix in (".yaml", ".py") and p.name != "__init__.py"]
+    check_replace(target, overwrite=True, names=names)
+    with atomic_folder(target, overwrite=True, names=names) as tmp:
+        try:
+            write_tasks(tmp, data_arg, revision=revision)
+        except (FileNotFoundError, ValueError) as err:
+            raise typer.BadParameter(str(err), param_hint="--data" if data_arg else "--out") from err
+    written = target.expanduser().resolve()
     typer.echo(str(written))
     typer.echo(
         f"run: lm-eval run --model hf --model_args pretrained=MODEL --include_path {written} "

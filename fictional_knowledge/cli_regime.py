@@ -56,6 +56,9 @@ def _run(name: str, build: Path, out: Path, seed: int, overwrite: bool, options:
     from .regimes import make_regime
     from .regimes.common import RegimeError
 
+    from .build import check_output_folder
+
+    check_output_folder(out, overwrite)  # before reading the build
     options = {k: v for k, v in options.items() if v is not None}
     start = time.perf_counter()
     try:
@@ -66,8 +69,6 @@ def _run(name: str, build: Path, out: Path, seed: int, overwrite: bool, options:
         fail(f"--{str(err['loc'][0]).replace('_', '-')}: {message}" if err["loc"] else message)
     except RegimeError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write the regime: {exc}")
     typer.echo(f"wrote {out} ({name}, seed {seed}) in {time.perf_counter() - start:.1f}s")
     for config, splits in manifest.configs.items():
         for split, s in splits.items():

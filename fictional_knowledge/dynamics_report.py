@@ -1,16 +1,13 @@
 """The report half of the training-dynamics metrics: plots, ``summary.md`` and the files of
 ``fkgen dynamics`` (the numbers come from :mod:`fictional_knowledge.dynamics`).
 
-Everything is written into a temporary folder beside ``out`` first (matplotlib is imported before
-any file is written): a new ``out`` appears by one rename, an existing one gets each file by an
-atomic rename, so an interrupted run never leaves a half-written file.
+Everything is written through :func:`fictional_knowledge.atomic.atomic_folder` (matplotlib is
+imported before any file is written): the folder is replaced in one step, so an interrupted run
+leaves the old folder or the new one, never a mix or a half-written file.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -153,13 +150,14 @@ def summary_markdown(result: DynamicsResult, images: Sequence[str] = ()) -> str:
 
 
 def write_report(result: DynamicsResult, out: str | Path) -> list[Path]:
-    """Write ``FILES`` into ``out``, through a temporary folder beside it (see the module doc)."""
+    """Write ``FILES`` into ``out`` atomically (:func:`fictional_knowledge.atomic.atomic_folder`):
+    all files or none; a folder holding anything but these files (or fkgen's marker) is refused."""
     import matplotlib  # noqa: F401  (fail before any file is written)
 
+    from .atomic import atomic_folder
+
     out = Path(out)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
-    try:
+    with atomic_folder(out, overwrite=True, names=FILES, marker="dynamics") as tmp:
         (tmp / "metrics.json").write_text(result.report.model_dump_json(indent=2) + "\n")
         for name, df in (("per_probe", result.per_probe), ("per_injection", result.per_injection),
                          ("delta_curves", result.delta_curves), ("retainability_curves", result.retain_curves)):
@@ -167,15 +165,4 @@ def write_report(result: DynamicsResult, out: str | Path) -> list[Path]:
         plot_delta(result, tmp / "delta.png")
         plot_retainability(result, tmp / "retainability.png")
         (tmp / "summary.md").write_text(summary_markdown(result, ["delta.png", "retainability.png"]))
-        if not out.exists():
-            os.rename(tmp, out)
-        else:
-            if not out.is_dir():
-                raise NotADirectoryError(f"{out} exists and is not a folder")
-            for name in FILES:
-                os.replace(tmp / name, out / name)
-            shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [out / name for name in FILES]

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .errors import InputError
+
 #: probe kind -> (input field, target field) of the FK schema
 FK_FIELDS: dict[str, tuple[str, str]] = {
     "memorization": ("mem_input", "mem_target"),
@@ -35,7 +37,7 @@ FILE_SUFFIXES = (".json", ".jsonl", ".parquet")
 OPENING = ('"', "'", "\u201c", "\u2018", "\u00ab", "(", "[")
 
 
-class FKSchemaError(ValueError):
+class FKSchemaError(InputError, ValueError):
     """Data that is not in the FK schema (one-line message)."""
 
 

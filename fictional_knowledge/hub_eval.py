@@ -35,6 +35,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from .errors import InputError
 from .models import PROBE_KINDS
 from .results import ProbeKindScore, QAScore, Results
 
@@ -79,7 +80,7 @@ SELF_REPORTED = ("Scores computed by these Inspect AI tasks differ from fkgen ev
                  "marked as such in their notes.")
 
 
-class HubEvalError(ValueError):
+class HubEvalError(InputError, ValueError):
     """An eval.yaml that the Hub would reject, or a folder we cannot describe."""
 
 
@@ -180,9 +181,9 @@ def write_eval_yaml(folder: str | Path, **kwargs: Any) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise HubEvalError(f"{folder}: not a folder")
-    path = folder / "eval.yaml"
-    path.write_text(render_eval_yaml(eval_config(folder=folder, **kwargs)), encoding="utf-8")
-    return path
+    from .atomic import write_text
+
+    return write_text(folder / "eval.yaml", render_eval_yaml(eval_config(folder=folder, **kwargs)), flag="FOLDER")
 
 
 def eval_results_entries(results: Results, dataset_id: str, *, revision: Optional[str] = None) -> list[dict[str, Any]]:

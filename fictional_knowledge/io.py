@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pyarrow.parquet as pq
 
@@ -34,3 +34,26 @@ def read_manifest(build_dir: str | Path) -> Manifest:
     if not path.is_file():
         raise FileNotFoundError(f"{build_dir} has no manifest.json: is it a fictional-knowledge build?")
     return Manifest.model_validate(json.loads(path.read_text()))
+
+
+def check_files(build_dir: str | Path, configs: Iterable[str]) -> None:
+    """Before any work: every parquet file of ``configs`` opens (its footer and schema read) and
+    has the columns of the config's schema; ``InputError`` names the file otherwise."""
+    import pyarrow as pa
+
+    from .arrow import schema_of
+    from .errors import InputError
+
+    for config in configs:
+        files = config_files(build_dir, config)
+        if not files:
+            raise InputError(f"{build_dir} has no data/{config}/*.parquet files")
+        want = schema_of(config).names
+        for path in files:
+            try:
+                have = pq.read_schema(path).names
+            except (pa.ArrowException, OSError) as exc:
+                raise InputError(f"{path}: unreadable parquet file: {str(exc).splitlines()[0]}") from None
+            missing = [c for c in want if c not in have]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing)}")

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Literal, Optional, Sequence
 
 from pydantic import ValidationError
 
+from .errors import InputError
 from . import __version__
 from .models import PROBE_KINDS
 from .results import ProbeKindScore, QAScore, Results
@@ -34,7 +35,7 @@ LEADERBOARD_FORMAT_VERSION = 1
 DEFAULT_SORT = "mean_exact_match"
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(InputError, ValueError):
     """Bad input for a leaderboard; the message is one line naming the file and the field."""
 
 

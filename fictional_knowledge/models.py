@@ -134,24 +134,35 @@ class FKRow(FrozenModel):
     paraphrases: list[str]
 
 
+#: The world's size: unique core words (``names.ALLOWED`` = 4,801,966) rounded down to whole
+#: blocks of 20 positions, since a partial last block links to the rest of its block.
+MAX_ENTITIES = 4_801_960
+#: Compositional probes every entity type can give (the fewest relation paths of a type whose
+#: answer is not given away); more need a check per passage (``build.check_capacity``).
+MAX_COMPOSITIONAL = 6
+
+
 class BuildConfig(FrozenModel):
     """Everything that determines a build. Two builds with equal configs and the same package
     version have identical fingerprints."""
 
     seed: int = 0
-    entities: int = Field(1000, gt=0, description="Number of focal entities (each gets a passage).")
+    entities: int = Field(1000, gt=0, le=MAX_ENTITIES, description="Number of focal entities (each gets a passage).")
     paraphrases: int = Field(9, ge=0, le=9)
-    memorization_probes: int = Field(5, ge=0)
-    semantic_probes: int = Field(5, ge=0)
-    compositional_probes: int = Field(5, ge=0)
-    passage_min_words: int = Field(150, gt=0)
-    passage_max_words: int = Field(600, gt=0)
+    memorization_probes: int = Field(5, ge=0, le=100)
+    semantic_probes: int = Field(5, ge=0, le=100)
+    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
+    passage_min_words: int = Field(150, gt=0, le=100_000)
+    passage_max_words: int = Field(600, gt=0, le=100_000)
     distractors: int = Field(3, ge=3)
 
     @model_validator(mode="after")
     def _word_bounds(self) -> "BuildConfig":
         if self.passage_min_words > self.passage_max_words:
             raise ValueError("passage_min_words must not exceed passage_max_words")
+        if self.semantic_probes > self.memorization_probes:
+            raise ValueError("semantic_probes must not exceed memorization_probes "
+                             "(each semantic probe restates a memorization probe's fact)")
         return self
 
 

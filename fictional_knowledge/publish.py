@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
+from .errors import RuntimeFailure
+
 RELEASE_FILES = ("README.md", "manifest.json", "release.json", "croissant.json")
 OPTIONAL_RELEASE_FILES = ("eval.yaml",)
 DEFAULT_TIMEOUT = 60.0
@@ -36,7 +38,7 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 T = TypeVar("T")
 
 
-class PublishError(Exception):
+class PublishError(RuntimeFailure):
     """A publication failed or was refused; ``str(err)`` is a one-line message for the user."""
 
 

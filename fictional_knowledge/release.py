@@ -15,16 +15,15 @@ file sha256s are checked only for data that claims to be the published files.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Optional
 
+from .errors import InputError
 from .models import CONFIG_NAMES, BuildConfig, Manifest
 
 VERSION_RE = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -34,7 +33,7 @@ RELEASE_INFO = "release.json"
 METADATA_FILES = ("README.md", "croissant.json", "eval.yaml", "manifest.json")
 
 
-class ReleaseError(Exception):
+class ReleaseError(InputError):
     """A release cannot be written, found or used; the message is one line for the user."""
 
 
@@ -109,30 +108,43 @@ def split_info(build_dir: str | Path) -> dict:
 def make_release(version: str, config: BuildConfig, *, releases_dir: str | Path = "releases",
                  data_out: Optional[str | Path] = None, hub_repo: str = DEFAULT_HUB_REPO,
                  workers: Optional[int] = None, progress: bool = False,
-                 released: Optional[str] = None) -> tuple[Path, Path]:
+                 released: Optional[str] = None, overwrite: bool = False) -> tuple[Path, Path]:
     """Build ``config`` into ``data_out`` (default ``builds/<version>``) and write the release
-    folder ``releases_dir/<version>``. Refuses an existing release folder. Returns both paths."""
+    folder ``releases_dir/<version>``. Refuses an existing release folder, and a ``data_out`` that
+    holds anything but a build of ``config`` unless ``overwrite`` (and it is a folder of ours).
+    Returns both paths."""
     import pyarrow
 
     from .build import build
     from .croissant import croissant_metadata, sha256_file, validate_croissant, write_croissant
     from .release_card import citation_text, description_text, write_release_card
 
+    from .atomic import atomic_folder, check_out_path, ours
+    from .io import read_manifest
+
     check_version(version)
     target = Path(releases_dir) / version
     if target.exists():
         raise ReleaseError(f"{target} already exists: a release is never rewritten, cut a new version")
+    check_out_path(target, flag="--releases-dir")
     data_out = Path(data_out) if data_out is not None else Path("builds") / version
-    if data_out.exists() and any(data_out.iterdir()) and not (data_out / "manifest.json").is_file():
-        raise ReleaseError(f"{data_out} exists and is not a build folder; choose another --data-out")
+    check_out_path(data_out, flag="--data-out")
+    if data_out.is_dir() and any(data_out.iterdir()):
+        if not ours(data_out):
+            raise ReleaseError(f"--data-out {data_out} holds files fkgen did not write; choose another --data-out")
+        try:
+            same = read_manifest(data_out).config == config
+        except (OSError, ValueError):
+            same = False
+        if not same and not overwrite:
+            raise ReleaseError(f"--data-out {data_out} holds another build; pass --overwrite to replace it, "
+                               "or choose another --data-out")
     manifest = build(config, data_out, overwrite=True, workers=workers, progress=progress)
     released = released or date.today().isoformat()
     info = {"version": version, "released": released, "hub_repo": hub_repo,
             "writer": {"pyarrow": pyarrow.__version__, "python": platform.python_version()},
             **split_info(data_out)}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(target, exist_ok=False, flag="--releases-dir") as tmp:
         (tmp / "manifest.json").write_text(json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n")
         (tmp / RELEASE_INFO).write_text(json.dumps(info, indent=2) + "\n")
         write_release_card(tmp / "README.md", data_out, manifest, info)
@@ -141,24 +153,12 @@ def make_release(version: str, config: BuildConfig, *, releases_dir: str | Path 
                                   cite_as=citation_text(version, released),
                                   url=f"https://huggingface.co/datasets/{hub_repo}", date_published=released)
         write_croissant(tmp / "croissant.json", meta)
-        try:
-            validate_croissant(tmp / "croissant.json")
-        except ImportError:  # mlcroissant is an optional dependency
-            pass
+        validate_croissant(tmp / "croissant.json")  # MissingExtra without mlcroissant: never skipped silently
         _write_eval_yaml(tmp, version)
         # last: the sha256 of every other file of the release folder, so that verify catches an
         # edit of any of them (release.json itself is cross-checked against them)
         info["metadata"] = {name: sha256_file(tmp / name) for name in METADATA_FILES}
         (tmp / RELEASE_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        if target.exists():
-            raise ReleaseError(f"{target} appeared while releasing; refusing to overwrite it")
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target, data_out
 
 

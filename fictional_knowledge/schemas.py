@@ -25,13 +25,13 @@ def generate() -> dict[str, str]:
 
 
 def write(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
+    """Write every schema into ``folder``, each file atomically (other files there are kept)."""
+    from .atomic import check_out_path, write_text
+
+    folder = check_out_path(folder)
+    texts = generate()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in generate().items():
-        (folder / name).write_text(text)
-        paths.append(folder / name)
-    return paths
+    return [write_text(folder / name, text) for name, text in texts.items()]
 
 
 @lru_cache(maxsize=None)

@@ -6,9 +6,10 @@ import textwrap
 from pathlib import Path
 
 from .io import iter_rows as _iter_rows
+from .errors import InputError
 
 
-class ShowError(LookupError):
+class ShowError(InputError, LookupError):
     """The entity cannot be shown (not found, or an unreadable file); one line for the user."""
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Optional
+
+from .errors import InputError
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -35,7 +35,7 @@ NUMBER = re.compile(r"[\d,]+")
 PRONOUNS = frozenset("he she it they him her its their his them".split())
 
 
-class StatsError(Exception):
+class StatsError(InputError):
     """The input cannot be measured; the message is one line for the user."""
 
 
@@ -259,30 +259,8 @@ def format_table(stats: TextStats) -> str:
 
 
 def write_json(stats: TextStats, path: str | Path) -> Path:
-    """Write the statistics as JSON through a temporary file renamed into place."""
-    path = Path(path)
-    if path.is_dir():
-        raise StatsError(f"--json {path} is a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    except OSError as err:
-        raise StatsError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(stats.to_dict(), f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise StatsError(f"cannot write {path}: {err.strerror}") from None
-        raise
-    return path
+    """Write the statistics as JSON atomically (:func:`fictional_knowledge.atomic.write_text`)."""
+    from .atomic import write_text
 
+    return write_text(path, json.dumps(stats.to_dict(), indent=2) + "\n", flag="--json")
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

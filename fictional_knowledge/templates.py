@@ -25,6 +25,7 @@ from jinja2 import meta, nodes
 from pydantic import Field, ValidationError
 
 from .models import FrozenModel
+from .errors import InputError
 from .resources import templates_dir
 from .world import RELATIONS
 
@@ -43,7 +44,7 @@ SUBJECT_SLOTS = {"subject", "Subject"}
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError, ValueError):
     """A template file is malformed."""
 
 

@@ -27,12 +27,13 @@ import pyarrow as pa
 
 from .fingerprint import Accumulator
 from .models import CONFIG_NAMES
+from .errors import InputError
 
 MAX_EXAMPLES = 3
 BATCH_ROWS = 256  # passages carry up to 9 paraphrases: keep batches small
 
 
-class ValidateError(Exception):
+class ValidateError(InputError):
     """The build cannot be validated at all (not a folder); the message is one line."""
 
 

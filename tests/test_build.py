@@ -115,11 +115,15 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
 def test_refuses_non_empty_output_without_overwrite(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("x")
+    for overwrite in (False, True):  # not a build of ours: never replaced, even with overwrite
+        with pytest.raises(BuildError, match="did not write"):
+            build(BuildConfig(entities=3), tmp_path / "out", workers=1, overwrite=overwrite)
+    assert (tmp_path / "out" / "keep.txt").read_text() == "x"
+    build(BuildConfig(entities=3), tmp_path / "b", workers=1)
     with pytest.raises(BuildError, match="not empty"):
-        build(BuildConfig(entities=3), tmp_path / "out", workers=1)
-    build(BuildConfig(entities=3), tmp_path / "out", workers=1, overwrite=True)
-    assert not (tmp_path / "out" / "keep.txt").exists()
-    assert (tmp_path / "out" / "manifest.json").is_file()
+        build(BuildConfig(entities=4), tmp_path / "b", workers=1)
+    build(BuildConfig(entities=4), tmp_path / "b", workers=1, overwrite=True)
+    assert '"entities": 4' in (tmp_path / "b" / "manifest.json").read_text()
 
 
 @pytest.mark.parametrize("spec", ["1", "a/b", "2/2", "-1/3", "0/0"])

@@ -33,7 +33,7 @@ def test_console_script_builds_and_validates(tmp_path):
     (["--entities", "0"], "--entities: Input should be greater than 0"),
     (["--entities", "-5"], "--entities: Input should be greater than 0"),
     (["--paraphrases", "12"], "--paraphrases"),
-    (["--min-words", "500", "--max-words", "100"], "passage_min_words must not exceed"),
+    (["--min-words", "500", "--max-words", "100"], "--min-words must not exceed"),
     (["--shard", "2/2"], "bad shard spec"),
     (["--shard", "x"], "bad shard spec"),
     (["--workers", "0"], "--workers must be positive"),
@@ -53,9 +53,14 @@ def test_build_unknown_option():
 def test_build_refuses_non_empty_output(tmp_path):
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "x").write_text("x")
-    result = run("build", "--entities", "3", "--out", tmp_path / "o")
+    for extra in ((), ("--overwrite",)):  # a folder fkgen did not write is never replaced
+        result = run("build", "--entities", "3", "--out", tmp_path / "o", *extra)
+        assert result.exit_code == 2 and "did not write" in result.output
+    assert (tmp_path / "o" / "x").read_text() == "x"
+    assert run("build", "--entities", "3", "--out", tmp_path / "b").exit_code == 0
+    result = run("build", "--entities", "3", "--out", tmp_path / "b")
     assert result.exit_code == 2 and "--overwrite" in result.output
-    assert run("build", "--entities", "3", "--out", tmp_path / "o", "--overwrite").exit_code == 0
+    assert run("build", "--entities", "3", "--out", tmp_path / "b", "--overwrite").exit_code == 0
 
 
 def test_build_unwritable_output(tmp_path):

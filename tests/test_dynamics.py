@@ -178,16 +178,8 @@ def read_log_from(df: pd.DataFrame, tmp_path) -> pd.DataFrame:
 
 
 def _cli():
-    import typer
-
-    from fictional_knowledge.cli_dynamics import register
-
-    app = typer.Typer()
-    register(app)
-
-    @app.command("other")  # a second command keeps typer from collapsing the app into one
-    def _other() -> None:
-        pass
+    # the real command line: its root group turns errors into one line and an exit code
+    from fictional_knowledge.cli import app
 
     return app
 

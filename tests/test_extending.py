@@ -64,9 +64,9 @@ STATEMENT_FN = '''def statement_probes(ctx: ProbeContext, n: int, rng: random.Ra
     return out
 '''
 KIND_GENERATOR = ('''\n\ndef compositional(''', '''\n\n''' + STATEMENT_FN + '''\n\ndef compositional(''')
-KIND_CONFIG = ('''    compositional_probes: int = Field(5, ge=0)
-''', '''    compositional_probes: int = Field(5, ge=0)
-    statement_probes: int = Field(0, ge=0)
+KIND_CONFIG = ('''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
+''', '''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
+    statement_probes: int = Field(0, ge=0, le=100)
 ''')
 KIND_TASK_FILE = '''include: _cloze_template.yaml
 task: fictional_knowledge_statement

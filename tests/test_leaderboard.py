@@ -68,7 +68,9 @@ def result_files(tmp_path: Path) -> list[Path]:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
+    from fictional_knowledge.cli import FKGroup
+
+    app = typer.Typer(cls=FKGroup)  # fkgen's error handling: one `error:` line, exit 2 for bad input
 
     @app.callback()
     def _root() -> None:  # keeps subcommand names even when only our commands exist

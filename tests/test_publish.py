@@ -242,7 +242,7 @@ def test_cli_publish_refuses_data_of_another_recipe(hub, real_release, tmp_path)
     build(BuildConfig(seed=6, entities=30), other, workers=1)
     result = _fkgen("publish", str(rel), "--repo", "alice/fk", "--data", str(other), "--token", TOKEN,
                     "--endpoint", hub.url)
-    assert result.exit_code == 1 and "is not the data of v0.0.2" in result.output
+    assert result.exit_code == 2 and "is not the data of v0.0.2" in result.output
     assert hub.requests == []
 
 

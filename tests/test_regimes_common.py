@@ -107,10 +107,15 @@ def test_refuses_non_empty_output_and_replaces_with_overwrite(tiny_build, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
+    for overwrite in (False, True):  # not a folder of ours: refused even with overwrite
+        with pytest.raises(RegimeError, match="did not write"):
+            make_regime("forget", tiny_build, out, overwrite=overwrite)
+    assert (out / "keep.txt").read_text() == "x"
+    make_regime("forget", tiny_build, tmp_path / "r")
     with pytest.raises(RegimeError, match="not empty"):
-        make_regime("forget", tiny_build, out)
-    make_regime("forget", tiny_build, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "regime_manifest.json").is_file()
+        make_regime("forget", tiny_build, tmp_path / "r", seed=1)
+    make_regime("forget", tiny_build, tmp_path / "r", seed=1, overwrite=True)
+    assert '"seed": 1' in (tmp_path / "r" / "regime_manifest.json").read_text()
 
 
 def test_interrupted_write_leaves_nothing(tiny_build, tmp_path, monkeypatch):

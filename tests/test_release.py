@@ -181,7 +181,7 @@ def test_verify_release_fails_when_the_generator_output_differs(release, tmp_pat
     assert {(c.subject, c.item) for c in report.mismatches} == {
         ("probes", "fingerprint"), ("qa", "rows"), ("release.json", "splits"), ("README.md", "splits")}
     result = runner.invoke(app, ["verify", str(changed), "--workers", "1"])
-    assert result.exit_code == 1 and "MISMATCH" in result.output and "FAILED" in result.output
+    assert result.exit_code == 1 and "MISMATCH" in result.output and "error: " in result.output
 
 
 def test_verify_build_catches_a_tampered_row(release, tmp_path):
@@ -328,7 +328,7 @@ def test_verify_fails_on_every_tampered_release_file(case, release, tmp_path):
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     verdict = result.output.strip().splitlines()[-1]
-    assert verdict.startswith("FAILED:") and name in verdict, verdict
+    assert verdict.startswith("error: ") and "mismatch(es)" in verdict and name in verdict, verdict
     # publish refuses the same folder before contacting anything, in one line
     dry = runner.invoke(app, ["publish", str(copy), "--repo", "alice/fk", "--dry-run",
                               "--data", str(release[1])])
@@ -398,5 +398,5 @@ def test_publish_data_with_corrupt_parquet_is_one_line(release, tmp_path):
     shard = sorted((copy / "data" / "qa").glob("*.parquet"))[0]
     shard.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
     result = runner.invoke(app, ["publish", str(rel), "--repo", "alice/fk", "--dry-run", "--data", str(copy)])
-    assert result.exit_code == 1 and result.output.startswith("error:") and result.output.count("\n") == 1
+    assert result.exit_code == 2 and result.output.startswith("error:") and result.output.count("\n") == 1
     assert shard.name in result.output

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # re-exported: the harness's API is this module
 from .reporting import METRICS_FILE, REPORT_FILE, Finding, Verdict, is_experiment_output, write_report  # noqa: F401
 from .stats import bootstrap_ci, diff_ci, excludes_zero, fmt_ci, spearman  # noqa: F401
+from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..scoring import SpanScores
 
 
-class ExperimentError(Exception):
+class ExperimentError(InputError):
     """An experiment cannot run with these arguments; the message is for the user (one line)."""
 
 

@@ -15,6 +15,7 @@ from typing import Iterable, Literal, Optional, Sequence, TypeVar
 
 from pydantic import ValidationError, model_validator
 
+from ..errors import InputError
 from ..facts import WorldFact, facts_of
 from ..models import QA, FrozenModel, Manifest
 from ..seeding import derive_int
@@ -22,7 +23,7 @@ from ..seeding import derive_int
 T = TypeVar("T")
 
 
-class RegimeError(Exception):
+class RegimeError(InputError):
     """A regime cannot be made from this build with these options; the message is for the user."""
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -113,9 +111,9 @@ def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel,
                  descriptions: dict[str, str], overwrite: bool = False) -> RegimeManifest:
     """Write ``configs`` (config -> split -> rows) into the folder ``out``, through a temporary
     folder beside it that is renamed into place only when complete."""
-    from ..build import BuildError, check_output_folder, replace_folder
+    from ..atomic import atomic_folder
+    from ..build import BuildError, check_output_folder
 
-    out = Path(out)
     try:
         check_output_folder(out, overwrite)
     except BuildError as exc:
@@ -124,8 +122,7 @@ def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel,
         for split, rows in splits.items():
             if not rows:
                 raise RegimeError(f"{regime}: {config}/{split} would be empty with these options")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         summaries: dict[str, dict[str, SplitSummary]] = {}
         for config, splits in configs.items():
             folder = tmp / "data" / config
@@ -139,10 +136,6 @@ def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel,
             configs=summaries, notes=notes)
         (tmp / MANIFEST).write_text(json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n")
         (tmp / "README.md").write_text(card(manifest, summary, descriptions, cli_options(options)))
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
