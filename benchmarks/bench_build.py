@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fictional_knowledge.build import build
+from fictional_knowledge.dataset.builder import build
 from fictional_knowledge.models import BuildConfig
 
 REPO = Path(__file__).resolve().parent.parent

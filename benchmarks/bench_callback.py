@@ -30,7 +30,7 @@ def _sync(device: str) -> None:
 
 
 def main() -> None:
-    from fictional_knowledge.callback import DEFAULT_EVAL_EVERY
+    from fictional_knowledge.evaluate.callback import DEFAULT_EVAL_EVERY
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="an existing build (default: build 120 entities in a temp dir)")
@@ -51,9 +51,9 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 
-    from fictional_knowledge.callback import ProbeLossCallback
-    from fictional_knowledge.io import read_rows
-    from fictional_knowledge.scoring import ProbeScorer
+    from fictional_knowledge.evaluate.callback import ProbeLossCallback
+    from fictional_knowledge.dataset.io import read_rows
+    from fictional_knowledge.evaluate.scoring import ProbeScorer
     from tinymodel import make_tiny_model
 
     if opts.threads:
@@ -62,7 +62,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_callback_"))
     data = opts.data
     if data is None:
-        from fictional_knowledge.build import build
+        from fictional_knowledge.dataset.builder import build
         from fictional_knowledge.models import BuildConfig
 
         data = tmp / "build"

@@ -68,13 +68,13 @@ def run(opts: argparse.Namespace, tmp: Path) -> None:
     from lm_eval.models.huggingface import HFLM
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from fictional_knowledge.io import read_rows
-    from fictional_knowledge.scoring import ProbeScorer
+    from fictional_knowledge.dataset.io import read_rows
+    from fictional_knowledge.evaluate.scoring import ProbeScorer
 
     device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
     data = opts.data
     if data is None:
-        from fictional_knowledge.build import build
+        from fictional_knowledge.dataset.builder import build
         from fictional_knowledge.models import BuildConfig
 
         data = tmp / "build"

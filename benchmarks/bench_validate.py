@@ -21,7 +21,7 @@ from pathlib import Path
 
 CHILD = """
 import json, resource, sys, time
-from fictional_knowledge.validate import validate_build
+from fictional_knowledge.dataset.validate import validate_build
 t = time.perf_counter()
 report = validate_build(sys.argv[1])
 print(json.dumps({"ok": report.ok, "seconds": time.perf_counter() - t, "rows": report.rows,

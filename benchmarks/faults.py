@@ -108,10 +108,10 @@ def read_only_dir(ws: Path) -> Path:
 
 def make_workspace(ws: Path) -> None:
     """A tiny build, a regime, a release, results, a probe log, a user folder and a file."""
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
     from fictional_knowledge.regimes import make_regime
-    from fictional_knowledge.release import make_release
+    from fictional_knowledge.release.core import make_release
 
     ws.mkdir(parents=True, exist_ok=True)
     config = BuildConfig(entities=12)
@@ -129,7 +129,7 @@ def make_workspace(ws: Path) -> None:
 
 
 def results_json(model: str, fingerprint: str) -> str:
-    from fictional_knowledge.results import Results
+    from fictional_knowledge.evaluate.results import Results
 
     scores = {k: {"n": 10, "loss": 2.0, "loss_sum": 4.0, "first_token_loss": 3.0, "exact_match": 0.5}
               for k in ("memorization", "semantic", "compositional")}
@@ -307,7 +307,7 @@ def with_model(ctx: Ctx) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from tinymodel import make_tiny_model
 
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.io import read_rows
 
     from transformers.utils import logging as hf_logging
 

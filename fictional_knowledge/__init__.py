@@ -21,12 +21,12 @@ _EXPORTS = {
     "Passage": "fictional_knowledge.models", "Probe": "fictional_knowledge.models",
     "Statement": "fictional_knowledge.models", "QA": "fictional_knowledge.models",
     "FKRow": "fictional_knowledge.models", "CONFIG_NAMES": "fictional_knowledge.models",
-    "build": "fictional_knowledge.build", "BuildError": "fictional_knowledge.build",
-    "validate_build": "fictional_knowledge.validate",
-    "read_rows": "fictional_knowledge.io", "iter_rows": "fictional_knowledge.io",
-    "read_manifest": "fictional_knowledge.io",
-    "load_templates": "fictional_knowledge.templates",
-    "fingerprint_build": "fictional_knowledge.fingerprint",
+    "build": "fictional_knowledge.dataset.builder", "BuildError": "fictional_knowledge.dataset.builder",
+    "validate_build": "fictional_knowledge.dataset.validate",
+    "read_rows": "fictional_knowledge.dataset.io", "iter_rows": "fictional_knowledge.dataset.io",
+    "read_manifest": "fictional_knowledge.dataset.io",
+    "load_templates": "fictional_knowledge.generate.templates",
+    "fingerprint_build": "fictional_knowledge.dataset.fingerprint",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -47,9 +47,9 @@ def __dir__():
 class _Package(types.ModuleType):
     """The package's module type: importing a submodule binds it as an attribute of its parent
     package, which would shadow a lazily exported name of the same name (``build`` the function
-    vs ``fictional_knowledge.build`` the module). Such bindings are refused, so an exported name
+    vs ``fictional_knowledge.dataset.builder`` the module). Such bindings are refused, so an exported name
     always means the exported object; the submodule itself stays in ``sys.modules`` (reach it with
-    ``importlib.import_module("fictional_knowledge.build")``)."""
+    ``importlib.import_module("fictional_knowledge.dataset.builder")``)."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):

@@ -1,3 +1,3 @@
-from .cli import app
+from fictional_knowledge.cli import app
 
 app(prog_name="fkgen")

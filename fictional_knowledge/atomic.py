@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from .errors import InputError, RuntimeFailure
+from fictional_knowledge.errors import InputError, RuntimeFailure
 
 #: Written into command-output folders (leaderboard, dynamics, lm-eval tasks) to mark them ours.
 MARKER = ".fkgen-output.json"
@@ -369,7 +369,7 @@ def _start(target: Path) -> _Lock:
 
 def write_marker(folder: Path, command: str) -> None:
     """Mark ``folder`` as the output of ``fkgen COMMAND`` (see :func:`ours`)."""
-    from . import __version__
+    from fictional_knowledge import __version__
 
     (folder / MARKER).write_text(json.dumps({"package": PACKAGE, "package_version": __version__,
                                              "command": command}, indent=2) + "\n")

@@ -5,7 +5,7 @@ data contract, the generator (which probes a passage gets, in which order), the 
 (``mem_``/``gen_``/``hard_gen_`` fields), the scorer's ``--kinds``, the lm-eval cloze tasks and
 the plots. This module imports nothing from the package, so any layer may use it.
 
-Adding a kind (the project docs walk through it, "Extending"): a row here, its generator in ``probes.py``,
+Adding a kind (the project docs walk through it, "Extending"): a row here, its generator in ``generate/probes.py``,
 its count field in ``models.BuildConfig``, and its lm-eval task file; then regenerate the
 schemas (``fkgen schemas``).
 """
@@ -21,7 +21,7 @@ class ProbeKindSpec:
     """One probe kind.
 
     - ``name``: the value of ``Probe.kind``.
-    - ``generator``: the name of its function in ``probes.py``, called as
+    - ``generator``: the name of its function in ``generate/probes.py``, called as
       ``generator(ctx, n, rng)`` with a ``probes.ProbeContext``; kinds are generated in table
       order with one shared RNG per passage, and a later kind may use earlier kinds' probes
       (``ctx.drafts``).

@@ -12,8 +12,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
-from .kinds import PROBE_KIND_TABLE, PROBE_KINDS
-from .world import ENTITY_SPECS, attribute_types
+from fictional_knowledge.kinds import PROBE_KIND_TABLE, PROBE_KINDS
+from fictional_knowledge.generate.world import ENTITY_SPECS, attribute_types
 
 ENTITY_TYPES: tuple[str, ...] = tuple(ENTITY_SPECS)
 EntityType = Literal[ENTITY_TYPES]  # type: ignore[valid-type]  # derived from world.ENTITY_SPECS

@@ -20,7 +20,7 @@ TINY_ENTITIES = 60
 @pytest.fixture(scope="session")
 def tiny_build(tmp_path_factory) -> Path:
     """A build of 60 focal entities, seed 0 (read-only: copy it before changing it)."""
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
 
     out = tmp_path_factory.mktemp("builds") / "tiny"

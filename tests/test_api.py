@@ -14,7 +14,7 @@ import fictional_knowledge as fk
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in a fresh interpreter. Every submodule of the package is imported FIRST (the order that
-# used to make ``fictional_knowledge.build`` the module instead of the function), then the public
+# used to make ``fictional_knowledge.dataset.builder`` the module instead of the function), then the public
 # names are used exactly as the package docstring and the README use them.
 USE_AS_DOCUMENTED = textwrap.dedent('''
     import importlib, pkgutil, sys, types
@@ -25,7 +25,7 @@ USE_AS_DOCUMENTED = textwrap.dedent('''
         if info.name.rsplit(".", 1)[-1].startswith(HEAVY) or info.name.endswith("__main__"):
             continue
         importlib.import_module(info.name)
-    import fictional_knowledge.build, fictional_knowledge.validate, fictional_knowledge.io
+    import fictional_knowledge.dataset.builder, fictional_knowledge.dataset.validate, fictional_knowledge.dataset.io
 
     from fictional_knowledge import (BuildConfig, build, validate_build, read_rows, iter_rows,
         read_manifest, load_templates, fingerprint_build, Manifest, Entity, Fact, Passage, Probe,
@@ -36,8 +36,8 @@ USE_AS_DOCUMENTED = textwrap.dedent('''
     for name in pkg.__all__:
         obj = getattr(pkg, name)
         assert not isinstance(obj, types.ModuleType), f"{name} is a module: {obj!r}"
-    assert pkg.build is build and callable(build) and build.__module__ == "fictional_knowledge.build"
-    assert isinstance(importlib.import_module("fictional_knowledge.build"), types.ModuleType)
+    assert pkg.build is build and callable(build) and build.__module__ == "fictional_knowledge.dataset.builder"
+    assert isinstance(importlib.import_module("fictional_knowledge.dataset.builder"), types.ModuleType)
     for cls in (BuildConfig, Manifest, Entity, Fact, Passage, Probe, Statement, QA, FKRow):
         assert isinstance(cls, type) and issubclass(cls, BaseModel), cls
     assert issubclass(BuildError, Exception)
@@ -90,7 +90,7 @@ def test_package_docstring_example_runs(tmp_path):
 def test_exported_name_survives_submodule_import():
     import importlib
 
-    importlib.import_module("fictional_knowledge.build")
+    importlib.import_module("fictional_knowledge.dataset.builder")
     from fictional_knowledge import build
 
     assert callable(build) and build.__name__ == "build"

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from fictional_knowledge.build import BuildError, build
-from fictional_knowledge.fingerprint import canonical_json, fingerprint_build
-from fictional_knowledge.io import read_manifest, read_rows
-from fictional_knowledge.lexical import paraphrase_overlap
+from fictional_knowledge.dataset.builder import BuildError, build
+from fictional_knowledge.dataset.fingerprint import canonical_json, fingerprint_build
+from fictional_knowledge.dataset.io import read_manifest, read_rows
+from fictional_knowledge.generate.lexical import paraphrase_overlap
 from fictional_knowledge.models import CONFIG_NAMES, BuildConfig
-from fictional_knowledge.validate import validate_build
+from fictional_knowledge.dataset.validate import validate_build
 
-build_mod = importlib.import_module("fictional_knowledge.build")  # the module (the package attribute is the function)
+build_mod = importlib.import_module("fictional_knowledge.dataset.builder")  # the module (the package attribute is the function)
 
 SCRIPT = (
-    "import sys; from fictional_knowledge.build import build; from fictional_knowledge.models import BuildConfig;"
+    "import sys; from fictional_knowledge.dataset.builder import build; from fictional_knowledge.models import BuildConfig;"
     "m = build(BuildConfig(seed=0, entities=45), sys.argv[1], workers=2);"
     "print({k: v.fingerprint for k, v in m.configs.items()})"
 )

@@ -13,10 +13,10 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from fictional_knowledge.bundle import passage_records, world_records
-from fictional_knowledge.fingerprint import Accumulator, row_digest, sorted_row_digest
+from fictional_knowledge.generate.bundle import passage_records, world_records
+from fictional_knowledge.dataset.fingerprint import Accumulator, row_digest, sorted_row_digest
 from fictional_knowledge.models import RECORD_MODELS, BuildConfig, validate_rows
-from fictional_knowledge.templates import load_templates
+from fictional_knowledge.generate.templates import load_templates
 
 
 @pytest.fixture(scope="module")

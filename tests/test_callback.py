@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from fictional_knowledge.callback import LOG_COLUMNS, ProbeLog, ProbeLossCallback, score_and_log  # noqa: E402
+from fictional_knowledge.evaluate.callback import LOG_COLUMNS, ProbeLog, ProbeLossCallback, score_and_log  # noqa: E402
 from fictional_knowledge.models import Probe  # noqa: E402
-from fictional_knowledge.scoring import ProbeScorer  # noqa: E402
+from fictional_knowledge.evaluate.scoring import ProbeScorer  # noqa: E402
 
 from tinymodel import make_tiny_model  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fictional_knowledge.cli import app
-from fictional_knowledge.schemas import generate
+from fictional_knowledge.dataset.schemas import generate
 from fictional_knowledge.resources import schemas_dir
 
 runner = CliRunner()
@@ -79,7 +79,7 @@ def test_validate_errors(tmp_path, tiny_build):
 
 
 def test_show(tiny_build):
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.io import read_rows
 
     person = next(e for e in read_rows(tiny_build, "entities") if e["type"] == "person")
     result = run("show", tiny_build, person["name"].upper())

@@ -37,11 +37,11 @@ def test_usage_errors_are_one_line_exit_2(args):
 def test_exit_codes_of_the_error_classes():
     assert issubclass(InputError, FKError) and InputError.exit_code == 2
     assert RuntimeFailure.exit_code == 1 and MissingExtra("torch").exit_code == 1
-    from fictional_knowledge.build import BuildError
-    from fictional_knowledge.leaderboard import LeaderboardError
-    from fictional_knowledge.publish import PublishError
+    from fictional_knowledge.dataset.builder import BuildError
+    from fictional_knowledge.evaluate.leaderboard import LeaderboardError
+    from fictional_knowledge.release.publish import PublishError
     from fictional_knowledge.regimes.common import RegimeError
-    from fictional_knowledge.release import ReleaseError
+    from fictional_knowledge.release.core import ReleaseError
 
     for cls in (BuildError, RegimeError, ReleaseError, LeaderboardError):
         assert issubclass(cls, InputError)
@@ -62,7 +62,7 @@ def test_describe_maps_library_errors_to_one_line():
 
 
 def test_unexpected_error_is_one_line_and_debug_shows_traceback(tmp_path, monkeypatch):
-    from fictional_knowledge import show
+    from fictional_knowledge.dataset import show
 
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")

@@ -158,8 +158,8 @@ def docs_model(tmp_path_factory) -> Path:
     """The ``MODEL`` of the docs: a tiny random GPT-2 with a tokenizer trained on generated text."""
     from tinymodel import make_tiny_model
 
-    from fictional_knowledge.build import build
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.dataset.io import read_rows
     from fictional_knowledge.models import BuildConfig
 
     tmp = tmp_path_factory.mktemp("docs-model")
@@ -394,8 +394,8 @@ def _jsonc_rows(text: str) -> list[tuple[str, dict]]:
 def test_readme_example_rows_are_real_rows_of_seed_0(tmp_path):
     """README "The data" shows one row of each config of release v1.0.0 (= `fkgen build --seed 0`):
     every field shown is the build's value (long fields may be cut with "…")."""
-    from fictional_knowledge.build import build
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.dataset.io import read_rows
     from fictional_knowledge.models import BuildConfig
 
     blocks = [b for b in parse_blocks(ROOT / "README.md") if b.lang == "jsonc"]

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fictional_knowledge.dynamics import compute_dynamics, read_log
-from fictional_knowledge.dynamics_report import write_report
+from fictional_knowledge.evaluate.dynamics import compute_dynamics, read_log
+from fictional_knowledge.evaluate.dynamics_report import write_report
 
 ALPHA = {"memorization": 0.10, "semantic": 0.15, "compositional": 0.25}
 EFFECT = {"memorization": 1.0, "semantic": 0.6, "compositional": 0.3}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fictional_knowledge.dynamics import compute_dynamics, read_log
+from fictional_knowledge.evaluate.dynamics import compute_dynamics, read_log
 
 KINDS = ("memorization", "semantic", "compositional")
 INJ = [0, 20, 40]

@@ -73,7 +73,7 @@ def test_spearman_matches_scipy_and_batches():
     rng = np.random.default_rng(7)
     x = np.stack([rng.integers(1, 8, 80), rng.normal(size=80)], axis=1)  # ties in the first column
     assert spearman(x) == pytest.approx(spearmanr(x[:, 0], x[:, 1]).statistic)
-    from fictional_knowledge.metrics import distributional_memorization
+    from fictional_knowledge.evaluate.metrics import distributional_memorization
 
     assert spearman(x) == pytest.approx(distributional_memorization(x[:, 0], x[:, 1]).rho)
     batch = np.stack([x, x[::-1], np.stack([x[:, 0], -x[:, 0]], 1)])

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fictional_knowledge import kinds, models, world
+from fictional_knowledge import kinds, models
+
+from fictional_knowledge.generate import world
 from fictional_knowledge.lm_eval_tasks import CLOZE_GROUP, CLOZE_TASKS, TASKS_DIR
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,10 +88,10 @@ def statement_docs(dataset):
 
 BUILD_AND_CHECK = """
 import json, sys
-from fictional_knowledge.build import build
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.builder import build
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.models import BuildConfig
-from fictional_knowledge.validate import validate_build
+from fictional_knowledge.dataset.validate import validate_build
 config = BuildConfig(**json.loads(sys.argv[1]))
 build(config, "b", workers=1)
 report = validate_build("b")
@@ -140,8 +142,8 @@ def test_walkthrough_add_a_relation(tmp_path, base_rows):
     for text in (MOTTO_SPEC[1], MOTTO_GENERATOR[1], MOTTO_YAML):
         _in_doc(text)
     root = _copy_package(tmp_path)
-    _edit(root / "fictional_knowledge" / "world.py", MOTTO_SPEC)
-    _edit(root / "fictional_knowledge" / "world.py", MOTTO_GENERATOR)
+    _edit(root / "fictional_knowledge" / "generate" / "world.py", MOTTO_SPEC)
+    _edit(root / "fictional_knowledge" / "generate" / "world.py", MOTTO_GENERATOR)
     _edit(root / "templates" / "country.yaml", MOTTO_TEMPLATES)
     _run(root, "from fictional_knowledge.cli import app; app(['schemas'])")
     assert '"motto"' in (root / "schemas" / "entities.schema.json").read_text()
@@ -174,7 +176,7 @@ def test_walkthrough_add_a_probe_kind(tmp_path, base_rows):
     root = _copy_package(tmp_path)
     package = root / "fictional_knowledge"
     _edit(package / "kinds.py", KIND_ROW)
-    _edit(package / "probes.py", KIND_GENERATOR)
+    _edit(package / "generate" / "probes.py", KIND_GENERATOR)
     _edit(package / "models.py", KIND_CONFIG)
     (package / "lm_eval_tasks" / "fictional_knowledge_statement.yaml").write_text(KIND_TASK_FILE)
     _edit(package / "lm_eval_tasks" / "_fictional_knowledge_cloze.yaml", KIND_GROUP)
@@ -184,7 +186,7 @@ def test_walkthrough_add_a_probe_kind(tmp_path, base_rows):
     assert '"statement"' in (root / "schemas" / "probes.schema.json").read_text()
     assert "statement_probes" in (root / "schemas" / "build_config.schema.json").read_text()
     # the kind is wired into the scorer's kinds and the lm-eval tasks
-    out = _run(root, "from fictional_knowledge.scoring_qa import ALL_KINDS; "
+    out = _run(root, "from fictional_knowledge.evaluate.scoring_qa import ALL_KINDS; "
                      "from fictional_knowledge.lm_eval_tasks import CLOZE_TASKS; print(ALL_KINDS, CLOZE_TASKS)")
     assert "'statement'" in out and "fictional_knowledge_statement" in out
 
@@ -233,8 +235,8 @@ def test_inconsistent_relation_types_are_refused(monkeypatch):
 
 
 def test_probe_kinds_come_from_the_table():
-    from fictional_knowledge import probes
-    from fictional_knowledge.scoring_qa import ALL_KINDS
+    from fictional_knowledge.generate import probes
+    from fictional_knowledge.evaluate.scoring_qa import ALL_KINDS
 
     names = tuple(k.name for k in kinds.PROBE_KIND_TABLE)
     assert typing.get_args(models.ProbeKind) == names == models.PROBE_KINDS

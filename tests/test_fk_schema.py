@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tinymodel import make_tiny_model
 
-from fictional_knowledge.fk_schema import (FK_FIELDS, FKSchemaError, evaluate_fk, fingerprint_fk_rows, fk_probes,
+from fictional_knowledge.evaluate.fk_schema import (FK_FIELDS, FKSchemaError, evaluate_fk, fingerprint_fk_rows, fk_probes,
                                            load_fk_rows)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,7 +106,7 @@ def test_files_and_folders_load_with_their_sha256(tmp_path):
 
 
 def test_a_build_is_an_fk_schema_source(tiny_build):
-    from fictional_knowledge.io import read_manifest, read_rows
+    from fictional_knowledge.dataset.io import read_manifest, read_rows
 
     rows, source = load_fk_rows(tiny_build)
     expected = read_rows(tiny_build, "fictional_knowledge")
@@ -148,8 +148,8 @@ def test_fk_rows_of_a_build_score_like_its_probes(tiny_build):
     the build's own probes: the same probe rule, the same scorer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from fictional_knowledge.io import read_rows
-    from fictional_knowledge.scoring_qa import evaluate_build
+    from fictional_knowledge.dataset.io import read_rows
+    from fictional_knowledge.evaluate.scoring_qa import evaluate_build
 
     texts = [p["text"] for p in read_rows(tiny_build, "passages")]
     folder = make_tiny_model(tiny_build.parent / "fk-eq-model", texts, vocab_size=300, n_embd=32)
@@ -173,7 +173,7 @@ def test_cli_eval_scores_an_fk_schema_file(tiny, tmp_path):
     from typer.testing import CliRunner
 
     from fictional_knowledge.cli import app
-    from fictional_knowledge.results import Results
+    from fictional_knowledge.evaluate.results import Results
 
     folder, model, tok = tiny
     data = tmp_path / "fk.jsonl"
@@ -191,7 +191,7 @@ def test_cli_eval_scores_an_fk_schema_file(tiny, tmp_path):
     assert res.settings["fk_opening_quote_probes"] == 1 and res.settings["fk_rows"] == 3
     rows = [json.loads(line) for line in per.read_text().splitlines()]
     assert len(rows) == 12 and "fk-2-memorization-0" in {r["id"] for r in rows}
-    from fictional_knowledge.scoring import ProbeScorer
+    from fictional_knowledge.evaluate.scoring import ProbeScorer
 
     probes = fk_probes(ROWS).probes
     direct = dict(zip([p["id"] for p in probes], ProbeScorer(tok, probes).score(model).loss))

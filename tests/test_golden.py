@@ -15,8 +15,8 @@ GOLDEN = Path(__file__).parent / "golden" / "seed0.json"
 
 
 def snapshot(folder: Path) -> dict:
-    from fictional_knowledge.build import build
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.dataset.io import read_rows
     from fictional_knowledge.models import BuildConfig
 
     manifest = build(BuildConfig(seed=0, entities=8, paraphrases=2), folder, workers=1)

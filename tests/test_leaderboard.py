@@ -16,12 +16,12 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from fictional_knowledge import cli_leaderboard
-from fictional_knowledge.hub_eval import HubEvalError, eval_config, eval_results_entries, validate_eval_config, write_eval_yaml
-from fictional_knowledge.leaderboard import (LeaderboardError, build_leaderboard, load_results, render_html,
+from fictional_knowledge.cli import leaderboard as cli_leaderboard
+from fictional_knowledge.evaluate.hub_eval import HubEvalError, eval_config, eval_results_entries, validate_eval_config, write_eval_yaml
+from fictional_knowledge.evaluate.leaderboard import (LeaderboardError, build_leaderboard, load_results, render_html,
                                              render_markdown, write_leaderboard)
 from fictional_knowledge.models import QA, Probe
-from fictional_knowledge.results import Results
+from fictional_knowledge.evaluate.results import Results
 
 KINDS = ("memorization", "semantic", "compositional")
 INJECTION = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
@@ -307,7 +307,7 @@ def test_page_in_chromium_shows_rows_and_sorts(browser, result_files: list[Path]
 def test_fkgen_eval_results_to_page_in_chromium(browser, tiny_build: Path, tmp_path: Path) -> None:
     """End to end: `fkgen eval` on two tiny random models, `fkgen leaderboard`, the page in Chromium."""
     from fictional_knowledge.cli import app
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.io import read_rows
     from tinymodel import make_tiny_model
 
     texts = [p["text"] for p in read_rows(tiny_build, "passages")]
@@ -401,7 +401,7 @@ def test_eval_results_entries_and_cli(tmp_path: Path) -> None:
 def test_our_scores_are_never_passed_off_as_the_hub_tasks_scores() -> None:
     """eval.yaml's Inspect tasks score by generation; fkgen eval by log-likelihood. The file says
     so, and every reported entry is marked self-reported with the difference."""
-    from fictional_knowledge.hub_eval import SCORING_DIFFERENCES
+    from fictional_knowledge.evaluate.hub_eval import SCORING_DIFFERENCES
 
     cfg = eval_config()
     assert "self-reported" in cfg["description"] and "differ" in cfg["description"]
@@ -474,8 +474,8 @@ def lm_eval_fixture(model_path: str, build: Path | None = None, hub: str | None 
 
 
 def test_lm_eval_results_become_rows_next_to_fkgen_results(tmp_path: Path, tiny_build: Path) -> None:
-    from fictional_knowledge.io import read_manifest
-    from fictional_knowledge.leaderboard import dataset_fingerprint, is_lm_eval_results, lm_eval_row
+    from fictional_knowledge.dataset.io import read_manifest
+    from fictional_knowledge.evaluate.leaderboard import dataset_fingerprint, is_lm_eval_results, lm_eval_row
 
     data = lm_eval_fixture("org/model-x", build=tiny_build)
     assert is_lm_eval_results(data) and not is_lm_eval_results(json.loads(FIXTURES["alpha"].model_dump_json()))
@@ -505,7 +505,7 @@ def test_lm_eval_results_become_rows_next_to_fkgen_results(tmp_path: Path, tiny_
 
 
 def test_lm_eval_results_from_the_hub_and_bad_ones(tmp_path: Path) -> None:
-    from fictional_knowledge.leaderboard import lm_eval_row
+    from fictional_knowledge.evaluate.leaderboard import lm_eval_row
 
     a = lm_eval_row(lm_eval_fixture("m", hub="org/fictional-knowledge", revision="v1.0.0", limit=None), "a.json")
     b = lm_eval_row(lm_eval_fixture("m", hub="org/fictional-knowledge", revision="v1.1.0"), "b.json")

@@ -28,7 +28,7 @@ def fk_build(tiny_build) -> Path:
 def _first_rows(build: Path) -> tuple[dict[str, list[dict]], list[dict]]:
     """The rows lm-eval sees with `limit=LIMIT`: the first LIMIT probes of each kind (stored
     order, as process_docs keeps it) and the first LIMIT QA rows."""
-    from fictional_knowledge.io import read_rows
+    from fictional_knowledge.dataset.io import read_rows
 
     probes = read_rows(build, "probes")
     by_kind = {kind: [p for p in probes if p["kind"] == kind][:LIMIT] for kind in CLOZE_TASKS}
@@ -96,7 +96,7 @@ def test_shipped_folder_indexes_exactly_our_tasks_and_groups():
     assert cloze["output_type"] == "loglikelihood"
     assert cloze["doc_to_target"] == "{{' ' + target}}"
     assert cloze["dataset_name"] == "probes" and tm.task_index[QA_MC_TASK].cfg["dataset_name"] == "qa"
-    from fictional_knowledge.release import DEFAULT_HUB_REPO  # as shipped, the tasks read the release repo
+    from fictional_knowledge.release.core import DEFAULT_HUB_REPO  # as shipped, the tasks read the release repo
 
     assert cloze["dataset_path"] == tm.task_index[QA_GEN_TASK].cfg["dataset_path"] == DEFAULT_HUB_REPO
 
@@ -134,7 +134,7 @@ def test_cli_prints_the_shipped_folder_and_writes_a_copy(fk_build, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from fictional_knowledge.cli_lmeval import register
+    from fictional_knowledge.cli.lmeval import register
 
     app = typer.Typer()
     app.callback()(lambda: None)  # keep `lm-eval-tasks` a subcommand, as in fkgen
@@ -184,7 +184,7 @@ def _load(model_dir: Path):
 
 @pytest.mark.slow
 def test_lm_eval_cloze_loglikelihoods_match_our_scorer(lm_eval_run, fk_build, tiny_lm):
-    from fictional_knowledge.scoring import ProbeScorer
+    from fictional_knowledge.evaluate.scoring import ProbeScorer
 
     model, tok = _load(tiny_lm)
     by_kind, _ = _first_rows(fk_build)
@@ -213,7 +213,7 @@ def test_lm_eval_cloze_loglikelihoods_match_our_scorer(lm_eval_run, fk_build, ti
 
 @pytest.mark.slow
 def test_lm_eval_qa_matches_our_qa_scorer(lm_eval_run, fk_build, tiny_lm):
-    from fictional_knowledge.scoring_qa import QAScorer
+    from fictional_knowledge.evaluate.scoring_qa import QAScorer
 
     model, tok = _load(tiny_lm)
     _, qa = _first_rows(fk_build)

@@ -1,4 +1,4 @@
-"""Hand-computed checks of fictional_knowledge.metrics (the arithmetic is written out)."""
+"""Hand-computed checks of fictional_knowledge.evaluate.metrics (the arithmetic is written out)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from fictional_knowledge import metrics as m
+from fictional_knowledge.evaluate import metrics as m
 
 
 # --- Chang et al. 2024 --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_distributional_memorization_errors():
 def test_bootstrap_diff_known_answers():
     import numpy as np
 
-    from fictional_knowledge.metrics import bootstrap_diff
+    from fictional_knowledge.evaluate.metrics import bootstrap_diff
 
     a, b = np.arange(10.0) + 3.0, np.arange(10.0)
     d = bootstrap_diff(a, b, n_boot=500, seed=1)

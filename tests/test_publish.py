@@ -1,4 +1,4 @@
-"""``fictional_knowledge.publish`` against a loopback fake of the Hub (tests/hubserver.py): no network."""
+"""``fictional_knowledge.release.publish`` against a loopback fake of the Hub (tests/hubserver.py): no network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import FakeHub  # noqa: E402
 
-from fictional_knowledge.publish import (  # noqa: E402
+from fictional_knowledge.release.publish import (  # noqa: E402
     PublishError,
     collect_files,
     format_plan,
@@ -189,7 +189,7 @@ def test_second_version_gets_its_own_tag(hub, release):
 @pytest.fixture(scope="module")
 def real_release(tmp_path_factory) -> tuple[Path, Path]:
     from fictional_knowledge.models import BuildConfig
-    from fictional_knowledge.release import make_release
+    from fictional_knowledge.release.core import make_release
 
     root = tmp_path_factory.mktemp("pub")
     return make_release("v0.0.2", BuildConfig(seed=5, entities=30), releases_dir=root / "releases",
@@ -234,7 +234,7 @@ def test_cli_publish_uploads_the_release_and_tags_it(hub, real_release):
 
 
 def test_cli_publish_refuses_data_of_another_recipe(hub, real_release, tmp_path):
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
 
     rel, _ = real_release
@@ -259,7 +259,7 @@ def test_cli_publish_without_token_says_so(hub, real_release):
 
 @pytest.fixture
 def quick_backoff(monkeypatch):
-    import fictional_knowledge.publish as publish
+    import fictional_knowledge.release.publish as publish
 
     monkeypatch.setattr(publish, "BACKOFF", 0.05)
 
@@ -301,7 +301,7 @@ def test_server_errors_are_retried_then_reported(hub, release, quick_backoff):
 
 
 def test_timeout_comes_from_the_environment(monkeypatch):
-    from fictional_knowledge.publish import hub_settings
+    from fictional_knowledge.release.publish import hub_settings
 
     monkeypatch.setenv("FKGEN_HUB_TIMEOUT", "2.5")
     monkeypatch.setenv("FKGEN_HUB_ATTEMPTS", "4")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fictional_knowledge.fingerprint import fingerprint_rows
+from fictional_knowledge.dataset.fingerprint import fingerprint_rows
 from fictional_knowledge.regimes import REGIMES, make_regime
 from fictional_knowledge.regimes.common import RegimeError, Source
 from fictional_knowledge.regimes.options import OPTIONS
@@ -131,7 +131,7 @@ def test_interrupted_write_leaves_nothing(tiny_build, tmp_path, monkeypatch):
 
 
 def test_bad_sources(tmp_path, tiny_build):
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
 
     with pytest.raises(RegimeError, match="not a folder"):
@@ -183,7 +183,7 @@ def test_cli_makes_a_regime_and_reports_errors_on_one_line(tiny_build, tmp_path)
 
 def test_cli_help_names_every_regime_and_its_defaults_match_the_models():
     from fictional_knowledge.cli import app
-    from fictional_knowledge.cli_regime import COMMANDS
+    from fictional_knowledge.cli.regime import COMMANDS
 
     runner = CliRunner()
     top = runner.invoke(app, ["regime", "--help"])

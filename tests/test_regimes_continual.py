@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import make_regime
 from fictional_knowledge.regimes.common import RegimeError, Source
 from fictional_knowledge.regimes.continual import GENERIC_PROMPT
 from fictional_knowledge.regimes.sentences import all_renderings
-from fictional_knowledge.vocab import ENGLISH_WORDS
+from fictional_knowledge.generate.vocab import ENGLISH_WORDS
 
 RATIO = 1.5
 

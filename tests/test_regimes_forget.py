@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import make_regime
 
 PERCENTS = [2, 10, 25]
@@ -59,7 +59,7 @@ def test_forget_sets_depend_on_the_seed(regime, tiny_build, tmp_path):
 
 
 def test_too_large_a_forget_set_is_refused(tiny_build, tmp_path):
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
     from fictional_knowledge.regimes.common import RegimeError
 

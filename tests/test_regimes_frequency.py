@@ -9,12 +9,12 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import make_regime
 from fictional_knowledge.regimes.frequency import ZipfSampler
-from fictional_knowledge.render import CONNECTIVES
-from fictional_knowledge.templates import load_templates
-from fictional_knowledge.world import RELATIONS
+from fictional_knowledge.generate.render import CONNECTIVES
+from fictional_knowledge.generate.templates import load_templates
+from fictional_knowledge.generate.world import RELATIONS
 
 
 def _rows(folder, config, split):
@@ -33,7 +33,7 @@ def _sentences_of_fact(tiny_build) -> dict[str, set[str]]:
     """Every sentence that states each fact, rendered here from the template sources (jinja2)."""
     import jinja2
 
-    from fictional_knowledge.templates import a_an
+    from fictional_knowledge.generate.templates import a_an
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["a_an"] = a_an

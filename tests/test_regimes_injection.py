@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import inject, load_schedule, make_regime, pack
 from fictional_knowledge.regimes.merge import InjectionWarning, plan_injections
 from fictional_knowledge.regimes.common import RegimeError, Source

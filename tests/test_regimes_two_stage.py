@@ -7,10 +7,10 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from fictional_knowledge.fingerprint import canonical_json
-from fictional_knowledge.io import read_rows
+from fictional_knowledge.dataset.fingerprint import canonical_json
+from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import make_regime
-from fictional_knowledge.templates import load_templates
+from fictional_knowledge.generate.templates import load_templates
 
 MULTIPLICITY = 4  # more than the 3 templates per relation: the variants cycle
 

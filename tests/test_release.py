@@ -13,10 +13,10 @@ import yaml
 from typer.testing import CliRunner
 
 from fictional_knowledge.cli import app
-from fictional_knowledge.croissant import sha256_file
-from fictional_knowledge.io import read_manifest, read_rows
+from fictional_knowledge.release.croissant import sha256_file
+from fictional_knowledge.dataset.io import read_manifest, read_rows
 from fictional_knowledge.models import CONFIG_NAMES, BuildConfig, Manifest
-from fictional_knowledge.release import (
+from fictional_knowledge.release.core import (
     ReleaseError,
     check_version,
     ensure_data,
@@ -77,8 +77,8 @@ def test_release_folder_holds_recipe_not_data(release):
 def test_card_front_matter_matches_the_data(release):
     from datasets import Features
 
-    from fictional_knowledge.card import recipe_tag
-    from fictional_knowledge.io import read_manifest
+    from fictional_knowledge.dataset.card import recipe_tag
+    from fictional_knowledge.dataset.io import read_manifest
 
     rel, data = release
     text = (rel / "README.md").read_text()
@@ -122,7 +122,7 @@ def test_card_metadata_loads_with_datasets(release, tmp_path):
 
 
 def test_croissant_validates_and_reads_the_rows(release, tmp_path):
-    from fictional_knowledge.croissant import validate_croissant
+    from fictional_knowledge.release.croissant import validate_croissant
 
     rel, data = release
     assert validate_croissant(rel / "croissant.json") == []  # no errors, no warnings
@@ -226,7 +226,7 @@ def test_ensure_data_refuses_same_content_other_bytes(release, tmp_path):
 
 def test_ensure_data_refuses_another_releases_data(release, tmp_path):
     rel, _ = release
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
 
     other = tmp_path / "other"
     build(BuildConfig(seed=4, entities=10), other, workers=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fictional_knowledge.models import CONFIG_NAMES, BuildConfig
-from fictional_knowledge.release import make_release
-from fictional_knowledge.release_card import check_card, make_card
+from fictional_knowledge.release.core import make_release
+from fictional_knowledge.release.card import check_card, make_card
 
 
 @pytest.fixture(scope="module")

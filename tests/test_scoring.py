@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from fictional_knowledge.models import QA, Probe  # noqa: E402
-from fictional_knowledge.scoring import ProbeScorer, encode_pairs  # noqa: E402
-from fictional_knowledge.scoring_qa import QA_PROMPT, QAScorer, greedy_generate  # noqa: E402
+from fictional_knowledge.evaluate.scoring import ProbeScorer, encode_pairs  # noqa: E402
+from fictional_knowledge.evaluate.scoring_qa import QA_PROMPT, QAScorer, greedy_generate  # noqa: E402
 
 from tinymodel import make_tiny_model  # noqa: E402
 
@@ -190,8 +190,8 @@ def test_cli_eval_writes_valid_results_and_rejects_bad_paths(tiny, tiny_build, t
     from typer.testing import CliRunner
 
     from fictional_knowledge.cli import app
-    from fictional_knowledge.io import read_manifest, read_rows
-    from fictional_knowledge.results import Results
+    from fictional_knowledge.dataset.io import read_manifest, read_rows
+    from fictional_knowledge.evaluate.results import Results
 
     folder, model, tok = tiny
     out, rows_path = tmp_path / "res" / "results.json", tmp_path / "rows.parquet"
@@ -254,7 +254,7 @@ def _threads_during_forward(model):
 def test_available_cpus_is_the_affinity_mask():
     import os
 
-    from fictional_knowledge.scoring import available_cpus, resolve_threads
+    from fictional_knowledge.evaluate.scoring import available_cpus, resolve_threads
 
     assert available_cpus() == len(os.sched_getaffinity(0))
     assert resolve_threads(None) == available_cpus() and resolve_threads(3) == 3
@@ -266,8 +266,8 @@ def test_available_cpus_is_the_affinity_mask():
 def test_scorer_uses_the_requested_threads_and_restores_them(tiny, threads):
     import torch
 
-    from fictional_knowledge.callback import score_and_log
-    from fictional_knowledge.scoring import available_cpus
+    from fictional_knowledge.evaluate.callback import score_and_log
+    from fictional_knowledge.evaluate.scoring import available_cpus
 
     _, model, tok = tiny
     want = available_cpus() if threads is None else threads
@@ -304,8 +304,8 @@ def test_cli_eval_threads_option(tiny, tiny_build, tmp_path):
     from typer.testing import CliRunner
 
     from fictional_knowledge.cli import app
-    from fictional_knowledge.results import Results
-    from fictional_knowledge.scoring import available_cpus
+    from fictional_knowledge.evaluate.results import Results
+    from fictional_knowledge.evaluate.scoring import available_cpus
 
     folder, _, _ = tiny
     base = ["eval", "--model", str(folder), "--data", str(tiny_build), "--device", "cpu", "--limit", "2",

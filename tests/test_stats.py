@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fictional_knowledge.cli import app
-from fictional_knowledge.stats import PassageRow, StatsError, measure, read_passages, skeleton
+from fictional_knowledge.dataset.stats import PassageRow, StatsError, measure, read_passages, skeleton
 
 runner = CliRunner()
 
@@ -135,9 +135,9 @@ def test_readme_table_is_what_the_command_prints_on_the_default_build(tmp_path):
     import re
     from pathlib import Path
 
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
-    from fictional_knowledge.stats import format_table
+    from fictional_knowledge.dataset.stats import format_table
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Text statistics", 1)[1].split("\n## ", 1)[0]

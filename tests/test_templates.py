@@ -9,11 +9,11 @@ import jinja2
 import pytest
 import yaml
 
-from fictional_knowledge.facts import facts_of, follow
-from fictional_knowledge.render import subject_ctx
+from fictional_knowledge.generate.facts import facts_of, follow
+from fictional_knowledge.generate.render import subject_ctx
 from fictional_knowledge.resources import templates_dir
-from fictional_knowledge.templates import ENV, TemplateError, load_file, load_templates
-from fictional_knowledge.world import BLOCK, RELATIONS, entity_at
+from fictional_knowledge.generate.templates import ENV, TemplateError, load_file, load_templates
+from fictional_knowledge.generate.world import BLOCK, RELATIONS, entity_at
 
 POSITIONS = range(0, 15 * BLOCK)
 

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from fictional_knowledge.arrow import schema_of
+from fictional_knowledge.dataset.arrow import schema_of
 from fictional_knowledge.cli import app
-from fictional_knowledge.fingerprint import fingerprint_rows
-from fictional_knowledge.io import config_files, read_rows
-from fictional_knowledge.validate import CHECKS, validate_build
+from fictional_knowledge.dataset.fingerprint import fingerprint_rows
+from fictional_knowledge.dataset.io import config_files, read_rows
+from fictional_knowledge.dataset.validate import CHECKS, validate_build
 
 runner = CliRunner()
 
@@ -275,7 +275,7 @@ def test_validate_of_a_file_is_one_line(tmp_path):
 @pytest.fixture(scope="module")
 def two_shards(tmp_path_factory):
     """Both shards of a 600-entity build (two chunks: 500 + 100 entities)."""
-    from fictional_knowledge.build import build
+    from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.models import BuildConfig
 
     root = tmp_path_factory.mktemp("shards")

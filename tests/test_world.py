@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fictional_knowledge.facts import facts_of
-from fictional_knowledge.names import ALLOWED, core_word
-from fictional_knowledge.world import BLOCK, RELATIONS, closure, entity_at, type_at
+from fictional_knowledge.generate.facts import facts_of
+from fictional_knowledge.generate.names import ALLOWED, core_word
+from fictional_knowledge.generate.world import BLOCK, RELATIONS, closure, entity_at, type_at
 
 POSITIONS = range(0, 40 * BLOCK)
 

@@ -24,7 +24,7 @@ EXPERIMENTS: dict[str, str] = {
 
 def experiment_module(name: str) -> ModuleType:
     """The module of experiment ``name`` (``ExperimentError`` if unknown)."""
-    from .common import ExperimentError
+    from fictional_knowledge.experiments.common import ExperimentError
 
     if name not in EXPERIMENTS:
         raise ExperimentError(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)}")

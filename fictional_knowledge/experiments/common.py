@@ -1,5 +1,5 @@
 """The shared harness of ``fkgen experiment``: scales, tokenizer and model from scratch, packing
-that never drops text, a small training loop, scoring through :mod:`fictional_knowledge.scoring`,
+that never drops text, a small training loop, scoring through :mod:`fictional_knowledge.evaluate.scoring`,
 bootstrap intervals (:mod:`.stats`), findings and the report writer (:mod:`.reporting`), all
 importable from here.
 
@@ -26,15 +26,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 # re-exported: the harness's API is this module
-from .reporting import METRICS_FILE, REPORT_FILE, Finding, Verdict, is_experiment_output, write_report  # noqa: F401
-from .stats import bootstrap_ci, diff_ci, excludes_zero, fmt_ci, spearman  # noqa: F401
-from ..errors import InputError
+from fictional_knowledge.experiments.reporting import METRICS_FILE, REPORT_FILE, Finding, Verdict, is_experiment_output, write_report  # noqa: F401
+from fictional_knowledge.experiments.stats import bootstrap_ci, diff_ci, excludes_zero, fmt_ci, spearman  # noqa: F401
+from fictional_knowledge.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    from ..scoring import SpanScores
+    from fictional_knowledge.evaluate.scoring import SpanScores
 
 
 class ExperimentError(InputError):
@@ -288,7 +288,7 @@ def train(model: Any, batches: Iterable[dict[str, "torch.Tensor"]], scale: Scale
     import torch
     from tqdm.auto import tqdm
 
-    from ..scoring import model_device
+    from fictional_knowledge.evaluate.scoring import model_device
 
     torch.manual_seed(seed)
     device = model_device(model)
@@ -329,13 +329,13 @@ def train(model: Any, batches: Iterable[dict[str, "torch.Tensor"]], scale: Scale
 
 
 # ------------------------------------------------------------------------------------------------
-# Scoring (through fictional_knowledge.scoring: no second scorer)
+# Scoring (through fictional_knowledge.evaluate.scoring: no second scorer)
 
 
 def span_scores(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, batch_size: int = 64) -> "SpanScores":
     """Per-pair target-span scores (loss L = mean NLL of ``" " + target`` after ``input``, greedy
-    exact match) of ``(input, target)`` pairs, via :func:`fictional_knowledge.scoring.score_encoded`."""
-    from ..scoring import encode_pairs, resolve_max_length, score_encoded
+    exact match) of ``(input, target)`` pairs, via :func:`fictional_knowledge.evaluate.scoring.score_encoded`."""
+    from fictional_knowledge.evaluate.scoring import encode_pairs, resolve_max_length, score_encoded
 
     requests = encode_pairs(tokenizer, [(inp, " " + target) for inp, target in pairs])
     return score_encoded(model, requests, max_length=resolve_max_length(model, tokenizer), batch_size=batch_size)
@@ -383,8 +383,8 @@ class RunContext:
 
 def make_build(folder: str | Path, *, seed: int, entities: int, paraphrases: int = 0) -> Path:
     """A build of ``entities`` focal entities with world seed ``seed`` in ``folder`` (one worker)."""
-    from ..build import build
-    from ..models import BuildConfig
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.models import BuildConfig
 
     build(BuildConfig(seed=seed, entities=entities, paraphrases=paraphrases), folder, workers=1, progress=False)
     return Path(folder)
@@ -467,10 +467,10 @@ def override_scale(scale: Scale, overrides: dict[str, str], experiment_keys: Ite
 
 def qa_correct(model: Any, tokenizer: Any, rows: Sequence[dict], *, batch_size: int = 64,
                max_new_tokens: int = 16) -> dict[str, np.ndarray]:
-    """Per-row QA correctness through :class:`fictional_knowledge.scoring_qa.QAScorer`: ``em``
+    """Per-row QA correctness through :class:`fictional_knowledge.evaluate.scoring_qa.QAScorer`: ``em``
     (greedy generation equals the answer) and ``mc`` (the answer has the highest log-likelihood
     of the choices)."""
-    from ..scoring_qa import QAScorer
+    from fictional_knowledge.evaluate.scoring_qa import QAScorer
 
     if not rows:
         return {"em": np.zeros(0, dtype=bool), "mc": np.zeros(0, dtype=bool)}

@@ -15,7 +15,7 @@ training text):
 
 Each stage runs ``stage1_epochs`` / ``stage2_epochs`` passes over its factoids (mixing data comes
 on top, as in REMIX). Retention is greedy-generation exact match on the stage-1 QA after stage 2
-(:class:`fictional_knowledge.scoring_qa.QAScorer`); differences are paired over QA items with
+(:class:`fictional_knowledge.evaluate.scoring_qa.QAScorer`); differences are paired over QA items with
 percentile-bootstrap 95% intervals; one seed, so training randomness is not in them.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (Finding, RunContext, shuffled_batches, bootstrap_ci, diff_ci, excludes_zero, fmt_ci, make_build,
+from fictional_knowledge.experiments.common import (Finding, RunContext, shuffled_batches, bootstrap_ci, diff_ci, excludes_zero, fmt_ci, make_build,
                      make_model, n_params, pack, pyplot, qa_correct, regime_rows, save_figure, scale_settings,
                      steps_for, train, train_tokenizer, write_report)
 
@@ -58,7 +58,7 @@ ARMS = {"none": None, "random": "mix_random", "generic": "mix_generic"}
 
 
 def run(ctx: RunContext) -> Path:
-    from ..regimes import make_regime
+    from fictional_knowledge.regimes import make_regime
 
     sc, seed = ctx.scale, ctx.seed
     cfg = scale_settings(sc, PER_SCALE, ctx.overrides)

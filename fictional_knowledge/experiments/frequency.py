@@ -6,7 +6,7 @@ regime with its defaults (each fact stated exactly k times, k from a bounded Zip
 K = 100 — a long tail like entity frequencies in web text); a byte-level BPE tokenizer and a
 GPT-2 trained from scratch on that corpus alone for ``epochs`` passes. Each fact is scored as the
 log-probability of its object (summed over the target tokens, ``-loss_sum`` of
-:mod:`fictional_knowledge.scoring`) under two cloze forms:
+:mod:`fictional_knowledge.evaluate.scoring`) under two cloze forms:
 
 - *unseen template*: the regime's probe, a semantic template that no corpus sentence uses;
 - *trained form*: the fact's first corpus sentence (the build's statement) cut before its object.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (Finding, RunContext, bootstrap_ci, excludes_zero, fmt_ci, make_build, make_model, n_params,
+from fictional_knowledge.experiments.common import (Finding, RunContext, bootstrap_ci, excludes_zero, fmt_ci, make_build, make_model, n_params,
                      pack, pyplot, regime_rows, save_figure, scale_settings, span_scores, spearman, steps_for, train,
                      train_tokenizer, write_report, shuffled_batches)
 
@@ -107,8 +107,8 @@ def binned(k: np.ndarray, logp: np.ndarray) -> list[dict]:
 
 
 def run(ctx: RunContext) -> Path:
-    from ..probes import split_cloze
-    from ..regimes import make_regime
+    from fictional_knowledge.generate.probes import split_cloze
+    from fictional_knowledge.regimes import make_regime
 
     sc, seed = ctx.scale, ctx.seed
     cfg = scale_settings(sc, PER_SCALE, ctx.overrides)

@@ -17,7 +17,7 @@ Design (fixed before any run, from the paper and first principles):
   the last injection. ``inject()`` places one passage per row and spreads a step's passages over
   the next batches when they outnumber the rows (recorded; the delay stays inside the window).
 - Probes (all 15 per passage) are scored every ``score_every`` steps of the injection phase and
-  every ``tail_every`` steps later; :mod:`fictional_knowledge.dynamics` computes t_LAM (window:
+  every ``tail_every`` steps later; :mod:`fictional_knowledge.evaluate.dynamics` computes t_LAM (window:
   half the interval, like the paper's 50 of 100), effectivity, retainability and α per group and
   kind, and every effect net of the control, with percentile-bootstrap 95% intervals over probes.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (ExperimentError, Finding, RunContext, bootstrap_ci, fmt_ci, make_model, n_params, scale_settings,
+from fictional_knowledge.experiments.common import (ExperimentError, Finding, RunContext, bootstrap_ci, fmt_ci, make_model, n_params, scale_settings,
                      span_scores, train, train_tokenizer, write_report)
 
 TITLE = "Knowledge injection dynamics (Chang et al. 2024)"
@@ -56,7 +56,7 @@ PER_SCALE = {
 
 
 def _diff(a, b, n_boot: int, seed: int) -> dict:
-    from ..metrics import bootstrap_diff
+    from fictional_knowledge.evaluate.metrics import bootstrap_diff
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -203,12 +203,12 @@ def _background_tokens(tok, texts: list[str]) -> int:
 def run(ctx: RunContext) -> Path:
     import torch
 
-    from ..build import build
-    from ..dynamics import compute_dynamics, read_regime
-    from ..dynamics_report import plot_delta, plot_retainability
-    from ..models import BuildConfig
-    from ..regimes import inject, make_regime
-    from .common import regime_rows
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.evaluate.dynamics import compute_dynamics, read_regime
+    from fictional_knowledge.evaluate.dynamics_report import plot_delta, plot_retainability
+    from fictional_knowledge.models import BuildConfig
+    from fictional_knowledge.regimes import inject, make_regime
+    from fictional_knowledge.experiments.common import regime_rows
 
     import matplotlib  # noqa: F401  (before any file is written)
 

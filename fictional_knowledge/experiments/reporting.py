@@ -60,7 +60,7 @@ def _jsonable(x: Any) -> Any:
 
 
 def _versions() -> dict[str, str]:
-    from .. import __version__
+    from fictional_knowledge import __version__
 
     out = {"fictional-knowledge": __version__, "python": platform.python_version()}
     for mod in ("torch", "transformers", "tokenizers", "numpy", "scipy"):

@@ -12,7 +12,7 @@ One tokenizer (trained on all training text) and one initialisation (same seed) 
 - *mixed*: the same examples in the regime's one shuffle, for ``epochs`` passes.
 
 Every example is seen ``epochs`` times in both arms. QA is scored with
-:class:`fictional_knowledge.scoring_qa.QAScorer`: greedy-generation exact match (primary) and
+:class:`fictional_knowledge.evaluate.scoring_qa.QAScorer`: greedy-generation exact match (primary) and
 4-way multiple choice (chance 25%), on held-out-entity QA and on trained-entity QA. Differences
 are mixed − two-stage, paired over QA items (percentile bootstrap, 95%); one seed, so training
 randomness is not in the intervals.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import (Finding, RunContext, shuffled_batches, bootstrap_ci, diff_ci, excludes_zero, fmt_ci, make_build,
+from fictional_knowledge.experiments.common import (Finding, RunContext, shuffled_batches, bootstrap_ci, diff_ci, excludes_zero, fmt_ci, make_build,
                      make_model, n_params, pack, pyplot, qa_correct, regime_rows, save_figure, scale_settings,
                      span_scores, steps_for, train, train_tokenizer, write_report)
 
@@ -52,9 +52,9 @@ PER_SCALE = {
 
 
 def run(ctx: RunContext) -> Path:
-    from ..io import read_rows
-    from ..probes import split_cloze
-    from ..regimes import make_regime
+    from fictional_knowledge.dataset.io import read_rows
+    from fictional_knowledge.generate.probes import split_cloze
+    from fictional_knowledge.regimes import make_regime
 
     sc, seed = ctx.scale, ctx.seed
     cfg = scale_settings(sc, PER_SCALE, ctx.overrides)

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..kinds import PROBE_KIND_TABLE
+from fictional_knowledge.kinds import PROBE_KIND_TABLE
 
 TASKS_DIR = Path(__file__).resolve().parent
 """The folder of the shipped task YAMLs (what ``fkgen lm-eval-tasks`` prints)."""

@@ -20,7 +20,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from .options import OPTIONS
+from fictional_knowledge.regimes.options import OPTIONS
 
 #: regime name -> module that makes it (``make(source, options, seed)``, ``SUMMARY``, descriptions)
 REGIMES: dict[str, str] = {"injection": "injection", "two-stage": "two_stage", "continual": "continual",
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
 def regime_options(name: str, **options: Any):
     """The validated options model of regime ``name`` (pydantic ``ValidationError`` if bad)."""
-    from .common import RegimeError
+    from fictional_knowledge.regimes.common import RegimeError
 
     if name not in OPTIONS:
         raise RegimeError(f"unknown regime {name!r}; expected one of {', '.join(OPTIONS)}")
@@ -57,8 +57,8 @@ def make_regime(name: str, build_dir: str | Path, out: str | Path, *, seed: int 
     ``options`` are the fields of the regime's options model in :mod:`.options` (e.g.
     ``steps=[0, 50]`` for injection). Raises :class:`RegimeError` with a one-line message for bad
     input, pydantic's ``ValidationError`` for bad options."""
-    from .common import Source
-    from .writer import write_regime
+    from fictional_knowledge.regimes.common import Source
+    from fictional_knowledge.regimes.writer import write_regime
 
     opts = regime_options(name, **options)
     module = importlib.import_module(f"{__name__}.{REGIMES[name]}")

@@ -3,7 +3,7 @@ examples and QA test items.
 
 A regime reads a whole build (never a shard), maps its fact ids back to the world's facts (for
 re-rendering statements), and draws every random choice from
-:func:`fictional_knowledge.seeding.derive_int` / ``item_rng`` with the *regime* seed, keyed by ids,
+:func:`fictional_knowledge.generate.seeding.derive_int` / ``item_rng`` with the *regime* seed, keyed by ids,
 so a choice never depends on row order or on ``PYTHONHASHSEED``.
 """
 
@@ -15,10 +15,10 @@ from typing import Iterable, Literal, Optional, Sequence, TypeVar
 
 from pydantic import ValidationError, model_validator
 
-from ..errors import InputError
-from ..facts import WorldFact, facts_of
-from ..models import QA, FrozenModel, Manifest
-from ..seeding import derive_int
+from fictional_knowledge.errors import InputError
+from fictional_knowledge.generate.facts import WorldFact, facts_of
+from fictional_knowledge.models import QA, FrozenModel, Manifest
+from fictional_knowledge.generate.seeding import derive_int
 
 T = TypeVar("T")
 
@@ -81,8 +81,8 @@ class EntityRole(Row):
 
 
 def qa_prompt(question: str) -> str:
-    """The prompt of a QA example, the same one :mod:`fictional_knowledge.scoring_qa` scores."""
-    from ..scoring_qa import QA_PROMPT
+    """The prompt of a QA example, the same one :mod:`fictional_knowledge.evaluate.scoring_qa` scores."""
+    from fictional_knowledge.evaluate.scoring_qa import QA_PROMPT
 
     return QA_PROMPT.format(question=question)
 
@@ -95,7 +95,7 @@ def qa_item(row: dict) -> QAItem:
 
 def qa_example(row: dict, seed: int) -> Example:
     """A build ``qa`` row as a training :class:`Example` (question prompt, answer completion)."""
-    from ..seeding import make_id
+    from fictional_knowledge.generate.seeding import make_id
 
     prompt, completion = qa_prompt(row["question"]), " " + row["answer"]
     return Example(id=make_id("example", seed, "qa", row["id"]), kind="qa", entity_id=row["entity_id"],
@@ -104,7 +104,7 @@ def qa_example(row: dict, seed: int) -> Example:
 
 def statement_example(fact: WorldFact, text: str, variant: int, seed: int) -> Example:
     """A fact-storing sentence as a training :class:`Example` (empty prompt)."""
-    from ..seeding import make_id
+    from fictional_knowledge.generate.seeding import make_id
 
     return Example(id=make_id("example", seed, "statement", fact.id, variant, text), kind="statement",
                    entity_id=fact.subject.id, fact_id=fact.id, prompt="", completion=text, text=text)
@@ -128,7 +128,7 @@ class Source:
     """A whole build folder, read lazily: its manifest, rows by config, and its world facts."""
 
     def __init__(self, build_dir: str | Path):
-        from ..io import read_manifest
+        from fictional_knowledge.dataset.io import read_manifest
 
         self.path = Path(build_dir)
         if not self.path.is_dir():
@@ -147,7 +147,7 @@ class Source:
     def rows(self, config: str) -> list[dict]:
         """The rows of one config of the build, in build order (cached)."""
         if config not in self._rows:
-            from ..io import read_rows
+            from fictional_knowledge.dataset.io import read_rows
 
             self._rows[config] = read_rows(self.path, config)
             expected = self.manifest.configs[config].rows
@@ -159,7 +159,7 @@ class Source:
     @cached_property
     def templates(self):
         """The package's templates, checked to be the ones the build was made with."""
-        from ..templates import load_templates, template_hashes
+        from fictional_knowledge.generate.templates import load_templates, template_hashes
 
         if template_hashes() != self.manifest.template_hashes:
             raise RegimeError(f"{self.path} was built with other template files (package "
@@ -169,7 +169,7 @@ class Source:
     @cached_property
     def world_facts(self) -> dict[str, WorldFact]:
         """Every fact of the build as a world fact (with its subject entity), by fact id."""
-        from ..build import chunks_of
+        from fictional_knowledge.dataset.builder import chunks_of
 
         out: dict[str, WorldFact] = {}
         for _, focal, extras in chunks_of(self.manifest.config):

@@ -26,10 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..seeding import item_rng, make_id
-from .common import Example, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order
-from .options import ContinualOptions
-from .sentences import PassageParser
+from fictional_knowledge.generate.seeding import item_rng, make_id
+from fictional_knowledge.regimes.common import Example, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order
+from fictional_knowledge.regimes.options import ContinualOptions
+from fictional_knowledge.regimes.sentences import PassageParser
 
 GENERIC_PROMPT = "Complete the following partial passage:\n\n"
 SUMMARY = ("Continual memorization after Chen et al. (2024): memorise the stage-1 factoids (`stage1`), "
@@ -92,7 +92,7 @@ def generic_examples(seed: int, split: str, n: int, pool: list[list[str]]) -> tu
 
 def load_vocabulary(path: Optional[str]) -> tuple[str, ...]:
     if path is None:
-        from ..vocab import ENGLISH_WORDS
+        from fictional_knowledge.generate.vocab import ENGLISH_WORDS
 
         return ENGLISH_WORDS
     try:

@@ -15,8 +15,8 @@ from typing import Optional
 
 from pydantic import Field
 
-from .common import QAItem, RegimeError, Row, Source, qa_item, seeded_order
-from .options import ForgetOptions
+from fictional_knowledge.regimes.common import QAItem, RegimeError, Row, Source, qa_item, seeded_order
+from fictional_knowledge.regimes.options import ForgetOptions
 
 SUMMARY = ("Forget/retain splits for unlearning, TOFU-style: `forgetNN` holds the QA of NN% of the entities "
            "and `retainMM` the QA of all the others; the forget sets are nested (1% inside 5% inside 10% by "

@@ -23,12 +23,12 @@ import bisect
 from itertools import accumulate
 from typing import Literal
 
-from ..facts import WorldFact
-from ..probes import split_cloze
-from ..render import CONNECTIVES, render_fact, statement_variants
-from ..seeding import item_rng, make_id
-from .common import Row, Source, seeded_order
-from .options import FrequencyOptions
+from fictional_knowledge.generate.facts import WorldFact
+from fictional_knowledge.generate.probes import split_cloze
+from fictional_knowledge.generate.render import CONNECTIVES, render_fact, statement_variants
+from fictional_knowledge.generate.seeding import item_rng, make_id
+from fictional_knowledge.regimes.common import Row, Source, seeded_order
+from fictional_knowledge.regimes.options import FrequencyOptions
 
 SUMMARY = ("A frequency-controlled corpus after Wang et al. (2024): each fact occurs exactly k times, k "
            "drawn per fact from a bounded Zipf law, in sentences that vary over its templates and "

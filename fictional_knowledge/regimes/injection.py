@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..models import Probe
-from ..seeding import make_id
-from .common import RegimeError, Row, Source, seeded_order
-from .options import INJECTED_SCENARIOS, SCENARIOS, InjectionOptions, Scenario
-from .sentences import PassageParser
+from fictional_knowledge.models import Probe
+from fictional_knowledge.generate.seeding import make_id
+from fictional_knowledge.regimes.common import RegimeError, Row, Source, seeded_order
+from fictional_knowledge.regimes.options import INJECTED_SCENARIOS, SCENARIOS, InjectionOptions, Scenario
+from fictional_knowledge.regimes.sentences import PassageParser
 
 SUMMARY = ("Knowledge injection after Chang et al. (NeurIPS 2024): disjoint groups of passages are "
            "injected into a pretraining stream at fixed steps, as the original and then a new paraphrase "
@@ -222,7 +222,7 @@ def background_start(entities: int) -> int:
     """The first world position of a ``--background-entities`` background: past the build's last
     block by 3 link windows, so no link chain of a background passage (an entity, its linked
     entities and theirs) reaches an entity of the build."""
-    from ..world import BLOCK, WINDOW
+    from fictional_knowledge.generate.world import BLOCK, WINDOW
 
     return ((entities + BLOCK - 1) // BLOCK + 3 * WINDOW) * BLOCK
 
@@ -231,8 +231,8 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
     """Passages of ``count`` world entities after :func:`background_start` (same world seed and
     build settings as the source), in a seeded order. A passage that shares a fact or an entity id
     with the build (two entities whose names coincide) is left out and counted."""
-    from ..bundle import passage_records
-    from ..models import Passage
+    from fictional_knowledge.generate.bundle import passage_records
+    from fictional_knowledge.models import Passage
 
     config = source.manifest.config
     start = background_start(config.entities)

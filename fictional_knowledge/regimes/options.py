@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..models import FrozenModel
+from fictional_knowledge.models import FrozenModel
 
 
 class Options(FrozenModel):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..facts import WorldFact
-from ..render import CONNECTIVES, render_fact, subject_ctx
-from .common import RegimeError
+from fictional_knowledge.generate.facts import WorldFact
+from fictional_knowledge.generate.render import CONNECTIVES, render_fact, subject_ctx
+from fictional_knowledge.regimes.common import RegimeError
 
 _SPLIT = re.compile(r"(?<=\.) ")
 _CONNECTIVE = re.compile("^(" + "|".join(re.escape(c) for c in CONNECTIVES) + ") ")

@@ -13,10 +13,10 @@ entities), ``mixed`` (split ``train``: the same examples in one seeded shuffle),
 
 from __future__ import annotations
 
-from ..render import statement_variants
-from .common import (Example, QAItem, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order,
+from fictional_knowledge.generate.render import statement_variants
+from fictional_knowledge.regimes.common import (Example, QAItem, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order,
                      statement_example)
-from .options import TwoStageOptions
+from fictional_knowledge.regimes.options import TwoStageOptions
 
 SUMMARY = ("Two-stage vs mixed training after Zhang et al. (2025): statements (fact storing) of all "
            "entities and QA (fact recalling) of the *train* entities, either in two stages (`two_stage`: "

@@ -4,7 +4,7 @@
 Layout: ``data/<config>/<split>-<digest>-NNNNN.parquet`` (the digest: see :func:`_write_split`).
 ``datasets.load_dataset(folder, config, split=split)`` loads a split with no loading script. The
 manifest records, per config and split, the row count, the order-free fingerprint of
-:mod:`fictional_knowledge.fingerprint` (the build's own), and ``sequence``: a SHA-256 over the rows
+:mod:`fictional_knowledge.dataset.fingerprint` (the build's own), and ``sequence``: a SHA-256 over the rows
 in file order, since a regime's order (a shuffled mixed set, a background stream) is part of what
 it is.
 """
@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .. import __version__
-from ..fingerprint import Accumulator, canonical_json
-from ..models import BuildConfig, ConfigSummary
-from .common import RegimeError, Row, Source
+from fictional_knowledge import __version__
+from fictional_knowledge.dataset.fingerprint import Accumulator, canonical_json
+from fictional_knowledge.models import BuildConfig, ConfigSummary
+from fictional_knowledge.regimes.common import RegimeError, Row, Source
 
 FILE_ROWS = 50_000
 MANIFEST = "regime_manifest.json"
@@ -60,7 +60,7 @@ def arrow_schema(model: type[BaseModel]):
     """The arrow schema of a row model (same mapping as the build's ``arrow.schema_of``)."""
     import pyarrow as pa
 
-    from ..arrow import arrow_type
+    from fictional_knowledge.dataset.arrow import arrow_type
 
     return pa.schema([pa.field(n, arrow_type(f.annotation), nullable=not f.is_required())
                       for n, f in model.model_fields.items()])
@@ -111,8 +111,8 @@ def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel,
                  descriptions: dict[str, str], overwrite: bool = False) -> RegimeManifest:
     """Write ``configs`` (config -> split -> rows) into the folder ``out``, through a temporary
     folder beside it that is renamed into place only when complete."""
-    from ..atomic import atomic_folder
-    from ..build import BuildError, check_output_folder
+    from fictional_knowledge.atomic import atomic_folder
+    from fictional_knowledge.dataset.builder import BuildError, check_output_folder
 
     try:
         check_output_folder(out, overwrite)

@@ -1,0 +1,1 @@
+"""The build folder: writing, reading, validating, fingerprinting and describing a build."""

@@ -1,0 +1,1 @@
+"""Scoring models on a build, training-dynamics metrics, results files and leaderboards."""

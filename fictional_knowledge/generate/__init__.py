@@ -1,0 +1,1 @@
+"""Generation: seed -> world (entities, facts) -> renderings (passages, paraphrases, statements, QA) -> probes -> bundles."""

@@ -1,0 +1,108 @@
+"""One entity's bundle: every row the build writes for it.
+
+Rows are plain dicts with their keys in sorted order (``models.sorted_fields``), nested ones
+included, and every field present: exactly ``Model.model_dump()`` of their record model, which
+is what lets the build validate them a chunk at a time (``models.validate_rows``) and fingerprint
+them without re-sorting. A test checks that each row equals its validated model's
+dump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fictional_knowledge.generate.facts import facts_of
+from fictional_knowledge.models import QA, Attributes, BuildConfig, Entity, Fact, FKRow, Passage, Probe, Statement, sorted_fields
+from fictional_knowledge.kinds import PROBE_KIND_TABLE
+from fictional_knowledge.generate.probes import ProbeContext, generate_probes
+from fictional_knowledge.generate.render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
+from fictional_knowledge.generate.seeding import item_rng, make_id
+from fictional_knowledge.generate.templates import TypeTemplates
+from fictional_knowledge.generate.world import entity_at
+
+
+_KEYS = {m: sorted_fields(m) for m in (Entity, Fact, Passage, Probe, Statement, QA, FKRow)}
+_ATTRIBUTE_KEYS = sorted_fields(Attributes)
+
+
+def _row(model, **fields) -> dict:
+    """A row of ``model`` with its keys in sorted order; a missing or unknown field is an error."""
+    keys = _KEYS[model]
+    try:
+        if len(fields) == len(keys):
+            return {k: fields[k] for k in keys}
+    except KeyError:
+        pass
+    raise ValueError(f"{model.__name__} row: missing fields {sorted(set(keys) - set(fields))}, "
+                     f"unknown fields {sorted(set(fields) - set(keys))}")
+
+
+def _attributes(seed: int, entity) -> dict:
+    attrs = dict(entity.values)
+    for relation, pos in entity.links.items():
+        attrs[relation] = entity_at(seed, pos).id
+    unknown = attrs.keys() - set(_ATTRIBUTE_KEYS)
+    if unknown:
+        raise ValueError(f"{entity.type} has attributes the Attributes model lacks: {sorted(unknown)}")
+    return {k: attrs.get(k) for k in _ATTRIBUTE_KEYS}
+
+
+def world_records(seed: int, position: int, config: BuildConfig,
+                  templates: dict[str, TypeTemplates]) -> dict[str, list]:
+    """Entity, facts, statements and QA rows of the entity at ``position``."""
+    entity = entity_at(seed, position)
+    out = {"entities": [_row(Entity, id=entity.id, type=entity.type, name=entity.name,
+                             attributes=_attributes(seed, entity))],
+           "facts": [], "statements": [], "qa": []}
+    for f in facts_of(seed, position):
+        obj_id = entity_at(seed, f.object_position).id if f.object_position is not None else None
+        out["facts"].append(_row(Fact, id=f.id, subject_id=entity.id, relation=f.relation, object=f.object, object_id=obj_id))
+        text = statement(seed, f, templates)
+        out["statements"].append(_row(Statement, id=make_id("statement", seed, f.id, text), fact_id=f.id,
+                                         entity_id=entity.id, text=text))
+        qa_rng = item_rng(seed, "qa", f.id)
+        question, question_para = question_pair(f, templates, qa_rng)
+        wrong = distractors(seed, f, config.distractors, qa_rng)
+        index = qa_rng.randrange(len(wrong) + 1)
+        choices = wrong[:index] + [f.object] + wrong[index:]
+        out["qa"].append(_row(QA, id=make_id("qa", seed, f.id, question), fact_id=f.id, entity_id=entity.id,
+                               question=question, question_paraphrase=question_para, answer=f.object,
+                               choices=choices, answer_index=index))
+    return out
+
+
+def passage_records(seed: int, position: int, config: BuildConfig,
+                    templates: dict[str, TypeTemplates]) -> dict[str, list]:
+    """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""
+    entity = entity_at(seed, position)
+    rng = item_rng(seed, "passage", entity.id)
+    target = rng.randint(config.passage_min_words, min(config.passage_max_words, config.passage_min_words + 150))
+    plan = plan_passage(seed, entity, templates, target, config.passage_max_words)
+    bank = SentenceBank(plan, templates)
+    sentences = realize(plan, templates, rng, bank)
+    while len(join(sentences).split()) > config.passage_max_words and plan.linked:
+        plan = replace(plan, linked=plan.linked[:-1])  # the word estimate was low: drop a group
+        bank = SentenceBank(plan, templates)
+        sentences = realize(plan, templates, item_rng(seed, "passage-retry", (entity.id, len(plan.linked))), bank)
+    prng = item_rng(seed, "paraphrases", entity.id)
+    paras = paraphrases(plan, templates, prng, sentences, bank, config.paraphrases)
+    text = join(sentences)
+    stated = [f.id for f in plan.facts]
+    passage_id = make_id("passage", seed, entity.id)
+    passage = _row(Passage, id=passage_id, entity_id=entity.id, text=text, paraphrases=paras, fact_ids=stated)
+    qrng = item_rng(seed, "probes", entity.id)
+    ctx = ProbeContext(seed, entity, templates, sentences, set(stated))
+    drafts = generate_probes(ctx, {k.name: getattr(config, k.count_field) for k in PROBE_KIND_TABLE}, qrng)
+    probes = [_row(Probe, id=make_id("probe", seed, passage_id, d.kind, d.input, d.target), passage_id=passage_id,
+                   entity_id=entity.id, kind=d.kind, input=d.input, target=d.target,
+                   fact_ids=[f.id for f in d.facts], relation_path=list(d.relation_path),
+                   in_passage=d.in_passage)
+              for d in drafts]
+    fk_lists = {"train_context": text, "paraphrases": paras}
+    for kind in PROBE_KIND_TABLE:
+        if kind.fk_prefix:
+            fk_lists[f"{kind.fk_prefix}_input"] = [d.input for d in ctx.drafts[kind.name]]
+            fk_lists[f"{kind.fk_prefix}_target"] = [d.target for d in ctx.drafts[kind.name]]
+    fk = _row(FKRow, passage_id=passage_id, entity_id=entity.id, **fk_lists)
+    return {"passages": [passage], "probes": probes, "fictional_knowledge": [fk]}
+

@@ -1,0 +1,119 @@
+"""Cloze probes at three depths (Chang et al. 2024), one generator per row of ``kinds.PROBE_KIND_TABLE``.
+
+- memorization: a verbatim sentence of the passage, cut before its sentence-final fact value;
+- semantic: the same fact in a sentence from the templates reserved for semantic probes (never
+  used in passages or paraphrases), with the same target;
+- compositional: the target follows only by combining two or more facts along a relation path,
+  e.g. the capital of the country where a person was born. ``in_passage`` tells whether the
+  passage states every fact on the path; the others need facts from other passages.
+
+Every probe satisfies the probe rule: ``input + " " + target`` is its full text, and neither
+part has outer whitespace.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from fictional_knowledge.generate.facts import WorldFact, follow
+from fictional_knowledge.kinds import PROBE_KIND_TABLE
+from fictional_knowledge.generate.render import Sentence, render_fact, subject_ctx
+from fictional_knowledge.generate.templates import TypeTemplates
+from fictional_knowledge.generate.world import WorldEntity
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeDraft:
+    kind: str
+    input: str
+    target: str
+    facts: tuple[WorldFact, ...]
+    relation_path: tuple[str, ...]
+    in_passage: bool
+
+
+@dataclass
+class ProbeContext:
+    """What a probe generator may use: the focal entity, its passage (sentences in paragraphs,
+    the ids of the facts it states) and the probes of the kinds generated before this one."""
+
+    seed: int
+    entity: WorldEntity
+    templates: dict[str, TypeTemplates]
+    sentences: list[list[Sentence]]
+    stated: set[str]
+    drafts: dict[str, list[ProbeDraft]] = field(default_factory=dict)
+
+
+def generate_probes(ctx: ProbeContext, counts: dict[str, int], rng: random.Random) -> list[ProbeDraft]:
+    """The probes of a passage: every kind of ``kinds.PROBE_KIND_TABLE`` in table order, with
+    ``counts[kind]`` probes asked of each and one RNG shared by all."""
+    out = []
+    for kind in PROBE_KIND_TABLE:
+        made = globals()[kind.generator](ctx, counts[kind.name], rng)
+        if any(d.kind != kind.name for d in made):
+            raise ValueError(f"generator {kind.generator!r} made probes of another kind than {kind.name!r}")
+        ctx.drafts[kind.name] = made
+        out.extend(made)
+    return out
+
+
+def split_cloze(text: str, target: str) -> str:
+    """The input of a sentence ``input + " " + target + "."``."""
+    suffix = f" {target}."
+    if not text.endswith(suffix):
+        raise ValueError(f"sentence does not end with its target {target!r}: {text!r}")
+    return text[: -len(suffix)]
+
+
+def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
+    """``n`` probes from the passage's fact sentences: the focal entity's own facts first."""
+    sentences, focal_id = ctx.sentences, ctx.entity.id
+    own = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id == focal_id]
+    linked = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id != focal_id]
+    rng.shuffle(own)
+    rng.shuffle(linked)
+    out = []
+    for s in (own + linked)[:n]:
+        f = s.fact
+        out.append(ProbeDraft("memorization", split_cloze(s.text, f.object), f.object, (f,), (f.relation,), True))
+    return out
+
+
+def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
+    """A semantic probe for each of the first ``n`` memorization probes' facts."""
+    templates = ctx.templates
+    out = []
+    for probe in ctx.drafts["memorization"][:n]:
+        f = probe.facts[0]
+        options = templates[f.subject.type].semantic[f.relation]
+        text = render_fact(options[rng.randrange(len(options))], f)
+        out.append(ProbeDraft("semantic", split_cloze(text, f.object), f.object, (f,), (f.relation,), True))
+    return out
+
+
+def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
+    """``n`` multi-hop probes, alternating between in-passage and cross-passage ones."""
+    seed, focal, templates, stated = ctx.seed, ctx.entity, ctx.templates, ctx.stated
+    t = templates[focal.type]
+    ctx = subject_ctx(focal)
+    inside, outside = [], []
+    for path, inputs in t.compositions:
+        chain = follow(seed, focal.position, path)
+        target = chain[-1].object
+        text = inputs[rng.randrange(len(inputs))].render(ctx)
+        names = {focal.name} | {f.object for f in chain[:-1]}
+        if target in names or target in text:
+            continue  # the answer would be trivial or given away
+        in_passage = all(f.id in stated for f in chain)
+        probe = ProbeDraft("compositional", text, target, tuple(chain), path, in_passage)
+        (inside if in_passage else outside).append(probe)
+    rng.shuffle(inside)
+    rng.shuffle(outside)
+    out = []
+    while len(out) < n and (inside or outside):
+        for group in (inside, outside):
+            if group and len(out) < n:
+                out.append(group.pop())
+    return out

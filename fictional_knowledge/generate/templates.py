@@ -1,0 +1,249 @@
+"""Template files: loading, validation and fast rendering.
+
+One YAML file per entity type under ``templates/`` holds everything that renders that type:
+the intro sentence, per relation the passage sentences, the semantic-probe sentences (never used
+in passages or paraphrases, so semantic probes stay unseen in training) and the questions, and
+the compositional probes. Files are validated on load against ``TemplateFile``; a renamed or
+misspelt key fails with the file and key in the message.
+
+Templates are jinja2 with ``StrictUndefined`` and hold slots only. A template made only of text,
+slots and the filters below is compiled to a plain Python join, which is what keeps a bundle of
+~300 sentences under a millisecond; the test suite checks that it equals jinja2's own rendering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import jinja2
+import yaml
+from jinja2 import meta, nodes
+from pydantic import Field, ValidationError
+
+from fictional_knowledge.models import FrozenModel
+from fictional_knowledge.errors import InputError
+from fictional_knowledge.resources import templates_dir
+from fictional_knowledge.generate.world import RELATIONS
+
+
+def a_an(text: str) -> str:
+    """Prefix the indefinite article: ``a_an("actuary") == "an actuary"``."""
+    lower = text.lower()
+    vowel = lower[:1] in "aeiou" and not lower.startswith(("uni", "use", "eu", "one"))
+    return ("an " if vowel else "a ") + text
+
+
+FILTERS: dict[str, Callable[[str], str]] = {"a_an": a_an}
+ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+ENV.filters.update(FILTERS)
+SUBJECT_SLOTS = {"subject", "Subject"}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
+
+
+class TemplateError(InputError, ValueError):
+    """A template file is malformed."""
+
+
+_Spec = FrozenModel
+
+
+class IntroSpec(_Spec):
+    facts: list[str] = Field(description="Relations the intro sentence states (not sentence-final).")
+    variants: list[str] = Field(min_length=1)
+
+
+class RelationSpec(_Spec):
+    passage: list[str] = Field(min_length=2, description="Sentences for passages, paraphrases and statements.")
+    semantic: list[str] = Field(min_length=1, description="Sentences reserved for semantic probes.")
+    question: list[str] = Field(min_length=2, description="Questions; the first is the QA question.")
+
+
+class CompositionSpec(_Spec):
+    path: list[str] = Field(min_length=2, description="Relations followed from the subject.")
+    inputs: list[str] = Field(min_length=1, description="Probe inputs that end right before the target.")
+
+
+class TemplateFile(_Spec):
+    type: str
+    intro: IntroSpec
+    relations: dict[str, RelationSpec]
+    compositions: list[CompositionSpec] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A template ready to render: ``render(ctx)`` with a dict of slot values."""
+
+    source: str
+    slots: frozenset[str]
+    render: Callable[[dict], str]
+
+
+def _compile(source: str, where: str) -> Compiled:
+    try:
+        ast = ENV.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: jinja2 syntax error: {exc.message}") from None
+    slots = frozenset(meta.find_undeclared_variables(ast))
+    parts: list = []
+    fast = len(ast.body) == 1 and isinstance(ast.body[0], nodes.Output)
+    for node in ast.body[0].nodes if fast else ():
+        if isinstance(node, nodes.TemplateData):
+            parts.append(node.data)
+        elif isinstance(node, nodes.Name):
+            parts.append((node.name, None))
+        elif (isinstance(node, nodes.Filter) and isinstance(node.node, nodes.Name)
+              and node.name in FILTERS and not node.args and not node.kwargs):
+            parts.append((node.node.name, FILTERS[node.name]))
+        else:
+            fast = False
+            break
+    if not fast:
+        template = ENV.from_string(source)
+        return Compiled(source, slots, lambda ctx: template.render(ctx))
+
+    if all(isinstance(p, str) or p[1] is None for p in parts):
+        fmt = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{" + p[0] + "}"
+                      for p in parts)
+
+        def render(ctx: dict, _fmt=fmt) -> str:
+            try:
+                return _fmt.format_map(ctx)
+            except KeyError as exc:
+                raise jinja2.UndefinedError(f"{exc.args[0]!r} is undefined") from None
+
+        return Compiled(source, slots, render)
+
+    def render(ctx: dict, _parts=tuple(parts)) -> str:
+        out = []
+        for part in _parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                name, fn = part
+                try:
+                    value = ctx[name]
+                except KeyError:
+                    raise jinja2.UndefinedError(f"'{name}' is undefined") from None
+                out.append(fn(value) if fn else str(value))
+        return "".join(out)
+
+    return Compiled(source, slots, render)
+
+
+@dataclass(frozen=True)
+class TypeTemplates:
+    """The compiled templates of one entity type."""
+
+    type: str
+    file: Path
+    sha256: str
+    intro_facts: tuple[str, ...]
+    intro: tuple[Compiled, ...]
+    passage: dict[str, tuple[Compiled, ...]]
+    semantic: dict[str, tuple[Compiled, ...]]
+    question: dict[str, tuple[Compiled, ...]]
+    compositions: tuple[tuple[tuple[str, ...], tuple[Compiled, ...]], ...]
+
+
+def _check_path(etype: str, path: list[str], where: str) -> None:
+    current = etype
+    for i, relation in enumerate(path):
+        if relation not in RELATIONS[current]:
+            raise TemplateError(f"{where}: {current} has no relation {relation!r}")
+        target = RELATIONS[current][relation]
+        if i < len(path) - 1:
+            if target is None:
+                raise TemplateError(f"{where}: {relation!r} is a value, the path cannot go on")
+            current = target
+
+
+def load_file(path: Path) -> TypeTemplates:
+    """Load, validate and compile one template file."""
+    name = path.name
+    try:
+        raw = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+        spec = TemplateFile.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{name}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise TemplateError(f"{name}: {problems}") from None
+    etype = spec.type
+    if etype not in RELATIONS:
+        raise TemplateError(f"{name}: type: unknown entity type {etype!r}")
+    expected = set(RELATIONS[etype])
+    if set(spec.relations) != expected:
+        missing, extra = sorted(expected - set(spec.relations)), sorted(set(spec.relations) - expected)
+        raise TemplateError(f"{name}: relations: missing {missing}, unknown {extra}")
+
+    def compile_all(sources, where, allowed, *, ends=None, required=SUBJECT_SLOTS):
+        out = []
+        for i, src in enumerate(sources):
+            c = _compile(src, f"{name}: {where}[{i}]")
+            if not c.slots <= allowed:
+                raise TemplateError(f"{name}: {where}[{i}]: unknown slots {sorted(c.slots - allowed)}")
+            if not (c.slots & SUBJECT_SLOTS) or not required - SUBJECT_SLOTS <= c.slots:
+                raise TemplateError(f"{name}: {where}[{i}]: must use the subject and {sorted(required - SUBJECT_SLOTS)}")
+            if ends and not src.rstrip().endswith(ends):
+                raise TemplateError(f"{name}: {where}[{i}]: must end with {ends!r}")
+            out.append(c)
+        return tuple(out)
+
+    fact_slots = SUBJECT_SLOTS | {"object"}
+    passage, semantic, question = {}, {}, {}
+    for rel, rs in spec.relations.items():
+        passage[rel] = compile_all(rs.passage, f"relations.{rel}.passage", fact_slots,
+                                   ends="{{ object }}.", required=fact_slots)
+        semantic[rel] = compile_all(rs.semantic, f"relations.{rel}.semantic", fact_slots,
+                                    ends="{{ object }}.", required=fact_slots)
+        if set(rs.semantic) & set(rs.passage):
+            raise TemplateError(f"{name}: relations.{rel}: a semantic sentence repeats a passage sentence")
+        question[rel] = compile_all(rs.question, f"relations.{rel}.question", SUBJECT_SLOTS, ends="?")
+    for fact in spec.intro.facts:
+        if fact not in expected or RELATIONS[etype][fact] is not None:
+            raise TemplateError(f"{name}: intro.facts: {fact!r} is not a value relation of {etype}")
+    intro = compile_all(spec.intro.variants, "intro.variants", SUBJECT_SLOTS | set(spec.intro.facts),
+                        required=SUBJECT_SLOTS | set(spec.intro.facts))
+    compositions = []
+    for i, comp in enumerate(spec.compositions):
+        _check_path(etype, comp.path, f"{name}: compositions[{i}].path")
+        inputs = compile_all(comp.inputs, f"compositions[{i}].inputs", SUBJECT_SLOTS)
+        for j, src in enumerate(comp.inputs):
+            if src != src.strip() or src.endswith(('"', "'", "(")):
+                raise TemplateError(f"{name}: compositions[{i}].inputs[{j}]: stray whitespace or opening quote at the end")
+        compositions.append((tuple(comp.path), inputs))
+    return TypeTemplates(
+        type=etype, file=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        intro_facts=tuple(spec.intro.facts), intro=intro, passage=passage, semantic=semantic,
+        question=question, compositions=tuple(compositions),
+    )
+
+
+def load_templates(directory: str | Path | None = None) -> dict[str, TypeTemplates]:
+    """All template files of a folder (default: the package's), one per entity type. Loaded once
+    per folder and process."""
+    return _load_folder(str(Path(directory).resolve() if directory else templates_dir()))
+
+
+@lru_cache(maxsize=4)
+def _load_folder(directory: str) -> dict[str, TypeTemplates]:
+    folder = Path(directory)
+    loaded: dict[str, TypeTemplates] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        t = load_file(path)
+        if t.type in loaded:
+            raise TemplateError(f"{path.name}: type {t.type!r} is already defined in {loaded[t.type].file.name}")
+        loaded[t.type] = t
+    missing = sorted(set(RELATIONS) - set(loaded))
+    if missing:
+        raise TemplateError(f"{folder}: no template file for entity types {missing}")
+    return loaded
+
+
+def template_hashes(directory: str | None = None) -> dict[str, str]:
+    return {t.file.name: t.sha256 for t in load_templates(directory).values()}

@@ -1,0 +1,304 @@
+"""The world: a seeded knowledge graph of fictional entities.
+
+The world is infinite and lazily defined. Entities sit at *positions*; position ``p`` lies in
+block ``p // BLOCK`` and its offset in the block fixes its type (``BLOCK_LAYOUT``). Everything about
+the entity at ``p`` is a pure function of ``(seed, p)``: its name, its attributes, and its links,
+which point to entities in the same or an earlier block (within ``WINDOW`` blocks), except two
+links inside a block (a country's capital and a city's river). A build of N entities is therefore
+the first N positions plus the few linked entities they need, and entity k is the same in every
+build that contains it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Optional, Union
+
+from fictional_knowledge.generate import vocab
+from fictional_knowledge.generate.names import core_word, invented_word
+from fictional_knowledge.generate.seeding import item_rng, make_id
+
+Value = Union[int, str]
+WINDOW = 10  # links reach at most this many blocks back
+
+
+# --- the schema of the knowledge graph: one spec per entity type ---------------------------------
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation of an entity type: a link to another entity (``target`` = its type) or a
+    literal value of type ``value``; ``count`` values are written with thousands separators."""
+
+    target: Optional[str] = None
+    value: type = str
+    count: bool = False
+
+
+def link(target: str) -> Relation:
+    return Relation(target=target)
+
+
+def literal(value: type = str, *, count: bool = False) -> Relation:
+    return Relation(value=value, count=count)
+
+
+@dataclass(frozen=True)
+class EntityTypeSpec:
+    """Everything the world knows about one entity type.
+
+    ``relations`` lists its relations in order (facts, passages and template files follow this
+    order); ``per_block`` is how many entities of the type each block of the world holds;
+    ``generate(draw)`` sets ``draw.links``/``draw.values`` for every relation and returns the
+    entity's ``(name, ref)``, drawing only from ``draw.rng``. ``models.Attributes`` and
+    ``models.EntityType`` are derived from these specs, so a new relation or entity type is an
+    edit here plus its template file (the project docs walk through it, "Extending")."""
+
+    name: str
+    per_block: int
+    relations: dict[str, Relation]
+    generate: Callable[["Draw"], tuple[str, str]]
+
+
+@dataclass
+class Draw:
+    """What a spec's ``generate`` works with while making the entity at ``position``."""
+
+    seed: int
+    position: int
+    block: int
+    offset: int
+    rng: random.Random
+    core: str  # the entity's unique invented core word, e.g. "Doravel"
+    links: dict[str, int] = field(default_factory=dict)
+    values: dict[str, Value] = field(default_factory=dict)
+
+    def pick(self, etype: str, window: int = WINDOW, before_me: bool = False) -> int:
+        """A random position of type ``etype`` in the ``window`` blocks up to this one; with
+        ``before_me``, only ones before this entity in its own block (so a value may depend on
+        the linked entity's values without a cycle)."""
+        return _pick(self.rng, self.block, etype, window, self.offset if before_me else BLOCK)
+
+    def in_block(self, etype: str, index: int) -> int:
+        """The ``index``-th entity of type ``etype`` in this entity's block."""
+        return self.block * BLOCK + _OFFSETS[etype][index]
+
+    def entity(self, position: int) -> "WorldEntity":
+        return entity_at(self.seed, position)
+
+
+def _country(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    d.links["capital"] = d.in_block("city", 0)
+    d.links["largest_city"] = d.in_block("city", 1)
+    d.links["head_of_state"] = d.block * BLOCK + rng.choice(_OFFSETS["person"])
+    d.values["continent"] = vocab.CONTINENTS[rng.randrange(len(vocab.CONTINENTS))]
+    d.values["official_language"] = invented_word(rng, 2) + rng.choice(("ic", "ish", "ese", "i"))
+    d.values["currency"] = f"{invented_word(rng, 1)} {rng.choice(vocab.CURRENCY_UNITS)}"
+    d.values["established_year"] = rng.randint(1650, 1990)
+    d.values["population"] = rng.randint(200, 90_000) * 1000
+    d.values["national_animal"] = rng.choice(vocab.ANIMALS)
+    return d.core, d.core
+
+
+def _city(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    d.links["located_in"] = d.in_block("country", 0)
+    d.links["on_river"] = d.pick("river", window=2)
+    d.values["founded_year"] = rng.randint(800, 1900)
+    d.values["population"] = rng.randint(50, 30_000) * 100
+    d.values["known_for"] = rng.choice(vocab.CITY_INDUSTRIES)
+    d.values["elevation_m"] = rng.randint(2, 2400)
+    return d.core, d.core
+
+
+def _river(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    d.links["source_country"] = d.in_block("country", 0)
+    d.values["length_km"] = rng.randint(40, 3200)
+    d.values["empties_into"] = rng.choice(vocab.WATER_FORMS).format(invented_word(rng, 2))
+    d.links["surveyed_by"] = d.pick("person")
+    return f"{d.core} River", f"the {d.core} River"
+
+
+def _person(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    name = f"{rng.choice(vocab.FIRST_NAMES)} {d.core}"
+    d.links["born_in"] = d.pick("city")
+    lives = d.pick("city")
+    while lives == d.links["born_in"]:
+        lives = d.pick("city")
+    d.links["lives_in"] = lives
+    d.values["birth_year"] = rng.randint(1890, 1975)
+    d.values["occupation"] = rng.choice(vocab.OCCUPATIONS)
+    d.values["award"] = rng.choice(vocab.AWARD_FORMS).format(invented_word(rng, 2))
+    return name, name
+
+
+def _organization(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    industry, kind = vocab.ORG_KINDS[rng.randrange(len(vocab.ORG_KINDS))]
+    name = f"{d.core} {kind}"
+    d.links["founded_by"] = d.pick("person", before_me=True)
+    d.links["headquartered_in"] = d.pick("city")
+    born = d.entity(d.links["founded_by"]).values["birth_year"]
+    d.values["founded_year"] = born + rng.randint(22, min(55, 2020 - born))
+    d.values["industry"] = industry
+    d.values["employees"] = rng.randint(12, 90_000)
+    return name, name
+
+
+def _work(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    name = f"The {d.core} {rng.choice(vocab.WORK_NOUNS)}"
+    d.links["authored_by"] = d.pick("person", before_me=True)
+    d.links["set_in"] = d.pick("city")
+    author = d.entity(d.links["authored_by"])
+    born = author.values["birth_year"]
+    d.values["published_year"] = born + rng.randint(20, min(70, 2024 - born))
+    d.values["genre"] = rng.choice(vocab.GENRES)
+    birth_city = d.entity(author.links["born_in"])
+    d.values["language"] = d.entity(birth_city.links["located_in"]).values["official_language"]
+    return name, name
+
+
+def _event(d: Draw) -> tuple[str, str]:
+    rng = d.rng
+    noun = rng.choice(vocab.EVENT_NOUNS)
+    d.links["held_in"] = d.pick("city")
+    d.links["organized_by"] = d.pick("organization", before_me=True)
+    founded = d.entity(d.links["organized_by"]).values["founded_year"]
+    d.values["year"] = founded + rng.randint(1, min(40, 2024 - founded))
+    d.values["attendance"] = rng.randint(300, 250_000)
+    return f"{d.core} {noun}", f"the {d.core} {noun}"
+
+
+YEAR, COUNT, TEXT = literal(int), literal(int, count=True), literal(str)
+
+#: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
+ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
+    EntityTypeSpec("country", 1, {
+        "capital": link("city"), "largest_city": link("city"), "head_of_state": link("person"),
+        "continent": TEXT, "official_language": TEXT, "currency": TEXT, "established_year": YEAR,
+        "population": COUNT, "national_animal": TEXT}, _country),
+    EntityTypeSpec("city", 4, {
+        "located_in": link("country"), "on_river": link("river"), "founded_year": YEAR,
+        "population": COUNT, "known_for": TEXT, "elevation_m": COUNT}, _city),
+    EntityTypeSpec("river", 1, {
+        "source_country": link("country"), "length_km": COUNT, "empties_into": TEXT,
+        "surveyed_by": link("person")}, _river),
+    EntityTypeSpec("person", 6, {
+        "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
+        "lives_in": link("city")}, _person),
+    EntityTypeSpec("organization", 3, {
+        "founded_by": link("person"), "headquartered_in": link("city"), "founded_year": YEAR,
+        "industry": TEXT, "employees": COUNT}, _organization),
+    EntityTypeSpec("work", 3, {
+        "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
+        "language": TEXT}, _work),
+    EntityTypeSpec("event", 2, {
+        "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
+        "attendance": COUNT}, _event),
+)}
+
+
+def attribute_types() -> dict[str, type]:
+    """Every relation name of every entity type, in first-seen order, with the Python type of its
+    attribute value (``str`` for links: the linked entity's id). A relation shared by several
+    types (``population``) must mean the same thing in each."""
+    out: dict[str, tuple[type, bool]] = {}
+    for spec in ENTITY_SPECS.values():
+        for name, rel in spec.relations.items():
+            if rel.target is not None and rel.target not in ENTITY_SPECS:
+                raise ValueError(f"{spec.name}.{name}: links to unknown entity type {rel.target!r}")
+            kind = (str, False) if rel.target is not None else (rel.value, rel.count)
+            if out.setdefault(name, kind) != kind:
+                raise ValueError(f"relation {name!r} has different value types in different entity types")
+    return {name: t for name, (t, _) in out.items()}
+
+
+BLOCK_LAYOUT: tuple[str, ...] = tuple(s.name for s in ENTITY_SPECS.values() for _ in range(s.per_block))
+BLOCK = len(BLOCK_LAYOUT)
+_OFFSETS = {t: [i for i, x in enumerate(BLOCK_LAYOUT) if x == t] for t in ENTITY_SPECS}
+
+#: For each entity type, its relations in order: relation -> linked entity type, or None for a
+#: literal value (derived from ``ENTITY_SPECS``).
+RELATIONS: dict[str, dict[str, Optional[str]]] = {
+    t: {name: rel.target for name, rel in s.relations.items()} for t, s in ENTITY_SPECS.items()}
+#: Relations whose value is a number written with thousands separators.
+COUNT_RELATIONS = frozenset(name for s in ENTITY_SPECS.values() for name, rel in s.relations.items() if rel.count)
+attribute_types()  # fail at import on an inconsistent spec
+
+
+@dataclass(frozen=True, slots=True)
+class WorldEntity:
+    """One entity. ``links`` maps entity-valued relations to world positions; ``values`` maps the
+    other relations to typed values."""
+
+    seed: int
+    position: int
+    type: str
+    name: str
+    ref: str  # how a sentence refers to it mid-sentence: "the Napubez River"
+    links: dict[str, int]
+    values: dict[str, Value]
+    id: str
+
+    @property
+    def block(self) -> int:
+        return self.position // BLOCK
+
+
+def entity_id(seed: int, etype: str, name: str) -> str:
+    return make_id(etype, seed, name)
+
+
+def type_at(position: int) -> str:
+    return BLOCK_LAYOUT[position % BLOCK]
+
+
+def format_value(relation: str, value: Value) -> str:
+    """The text form of a literal value, as sentences and fact objects show it."""
+    if relation in COUNT_RELATIONS:
+        return f"{value:,}"
+    return str(value)
+
+
+def _pick(rng, block: int, etype: str, window: int = WINDOW, upto_offset: int = BLOCK) -> int:
+    """A position of type ``etype`` in the ``window`` blocks up to ``block`` (inclusive), only at
+    offsets below ``upto_offset`` in ``block`` itself."""
+    offsets = _OFFSETS[etype]
+    while True:
+        b = rng.randint(max(0, block - window), block)
+        off = rng.choice(offsets)
+        if b < block or off < upto_offset:
+            return b * BLOCK + off
+
+
+@lru_cache(maxsize=8192)  # links and distractors stay within WINDOW blocks: a small cache suffices
+def entity_at(seed: int, position: int) -> WorldEntity:
+    """The entity at ``position`` of the world of ``seed``."""
+    etype = type_at(position)
+    spec = ENTITY_SPECS[etype]
+    block, offset = divmod(position, BLOCK)
+    draw = Draw(seed, position, block, offset, item_rng(seed, "entity", position), core_word(seed, position))
+    name, ref = spec.generate(draw)
+    links = {r for r, rel in spec.relations.items() if rel.target is not None}
+    if draw.links.keys() != links or draw.values.keys() != spec.relations.keys() - links:
+        raise ValueError(f"the {etype} generator set links {sorted(draw.links)} and values {sorted(draw.values)}; "
+                         f"its spec has links {sorted(links)} and values {sorted(spec.relations.keys() - links)}")
+    return WorldEntity(seed, position, etype, name, ref, draw.links, draw.values, entity_id(seed, etype, name))
+
+
+def closure(seed: int, positions: range) -> list[int]:
+    """``positions`` plus every position their links reach, sorted. Links point backwards except
+    inside a block, so only the last, partial block can add positions."""
+    seen = set(positions)
+    stack = [p for p in positions if p // BLOCK == (positions.stop - 1) // BLOCK]
+    while stack:
+        for target in entity_at(seed, stack.pop()).links.values():
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return sorted(seen)

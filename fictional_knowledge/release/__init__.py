@@ -1,0 +1,1 @@
+"""Versioned data releases: cut, verify and publish."""
