@@ -140,21 +140,35 @@ MAX_ENTITIES = 4_801_960
 #: Compositional probes every entity type can give (the fewest relation paths of a type whose
 #: answer is not given away); more need a check per passage (``build.check_capacity``).
 MAX_COMPOSITIONAL = 6
+#: Wrong choices per QA row, at most: relations with few values (8 continents) run out of distinct
+#: wrong values among the entities near a subject beyond 4 (a build then stops with a one-line error).
+DISTRACTORS_MAX = 4
 
 
 class BuildConfig(FrozenModel):
     """Everything that determines a build. Two builds with equal configs and the same package
     version have identical fingerprints."""
 
-    seed: int = 0
-    entities: int = Field(1000, gt=0, le=MAX_ENTITIES, description="Number of focal entities (each gets a passage).")
-    paraphrases: int = Field(9, ge=0, le=9)
-    memorization_probes: int = Field(5, ge=0, le=100)
-    semantic_probes: int = Field(5, ge=0, le=100)
-    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
-    passage_min_words: int = Field(150, gt=0, le=100_000)
-    passage_max_words: int = Field(600, gt=0, le=100_000)
-    distractors: int = Field(3, ge=3)
+    # each field is one option of `fkgen build` and `fkgen release` (its "flag"), generated from
+    # here by fictional_knowledge/cli/options.py; build_command() writes the exact command back
+    seed: int = Field(0, description="World seed: the same seed and package version give the same data.",
+                      json_schema_extra={"flag": "--seed"})
+    entities: int = Field(1000, gt=0, le=MAX_ENTITIES, description="Focal entities, each with a passage and probes.",
+                          json_schema_extra={"flag": "--entities"})
+    paraphrases: int = Field(9, ge=0, le=9, description="Paraphrases per passage (0-9).",
+                             json_schema_extra={"flag": "--paraphrases"})
+    memorization_probes: int = Field(5, ge=0, le=100, description="Memorization probes per passage.",
+                                     json_schema_extra={"flag": "--memorization"})
+    semantic_probes: int = Field(5, ge=0, le=100, description="Semantic probes per passage (at most --memorization).",
+                                 json_schema_extra={"flag": "--semantic"})
+    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL, description="Compositional probes per passage.",
+                                      json_schema_extra={"flag": "--compositional"})
+    passage_min_words: int = Field(150, gt=0, le=100_000, description="Passage length target, lower end (words).",
+                                   json_schema_extra={"flag": "--min-words"})
+    passage_max_words: int = Field(600, gt=0, le=100_000, description="Passage length, upper bound (words).",
+                                   json_schema_extra={"flag": "--max-words"})
+    distractors: int = Field(3, ge=3, le=DISTRACTORS_MAX, description="Wrong choices per multiple-choice QA row.",
+                             json_schema_extra={"flag": "--distractors"})
 
     @model_validator(mode="after")
     def _word_bounds(self) -> "BuildConfig":
@@ -164,6 +178,19 @@ class BuildConfig(FrozenModel):
             raise ValueError("semantic_probes must not exceed memorization_probes "
                              "(each semantic probe restates a memorization probe's fact)")
         return self
+
+
+def field_flag(model: type[BaseModel], name: str) -> str:
+    """The command-line option of a config field: its ``flag``, else ``--name-with-dashes``."""
+    extra = model.model_fields[name].json_schema_extra
+    flag = extra.get("flag") if isinstance(extra, dict) else None
+    return flag or "--" + name.replace("_", "-")
+
+
+def build_command(config: BuildConfig) -> str:
+    """The ``fkgen build`` command that rebuilds ``config`` exactly: every field, by its option."""
+    return "fkgen build " + " ".join(f"{field_flag(BuildConfig, name)} {getattr(config, name)}"
+                                     for name in BuildConfig.model_fields)
 
 
 class ConfigSummary(FrozenModel):

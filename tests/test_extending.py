@@ -66,9 +66,12 @@ STATEMENT_FN = '''def statement_probes(ctx: ProbeContext, n: int, rng: random.Ra
     return out
 '''
 KIND_GENERATOR = ('''\n\ndef compositional(''', '''\n\n''' + STATEMENT_FN + '''\n\ndef compositional(''')
-KIND_CONFIG = ('''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
-''', '''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL)
-    statement_probes: int = Field(0, ge=0, le=100)
+KIND_CONFIG = ('''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL, description="Compositional probes per passage.",
+                                      json_schema_extra={"flag": "--compositional"})
+''', '''    compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL, description="Compositional probes per passage.",
+                                      json_schema_extra={"flag": "--compositional"})
+    statement_probes: int = Field(0, ge=0, le=100, description="Statement probes per passage.",
+                                  json_schema_extra={"flag": "--statement"})
 ''')
 KIND_TASK_FILE = '''include: _cloze_template.yaml
 task: fictional_knowledge_statement
@@ -189,6 +192,9 @@ def test_walkthrough_add_a_probe_kind(tmp_path, base_rows):
     out = _run(root, "from fictional_knowledge.evaluate.scoring_qa import ALL_KINDS; "
                      "from fictional_knowledge.lm_eval_tasks import CLOZE_TASKS; print(ALL_KINDS, CLOZE_TASKS)")
     assert "'statement'" in out and "fictional_knowledge_statement" in out
+    # and the command line has an option for its count, generated from the new field
+    out = _run(root, "from fictional_knowledge.cli import app; app(['build', '--help'])")
+    assert "--statement" in out and "Statement probes per passage." in out
 
     rows = _build(root, seed=0, entities=200, paraphrases=2, statement_probes=3)
     assert rows["ok"], rows["lines"]

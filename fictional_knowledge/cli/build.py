@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from pydantic import ValidationError
+
+from fictional_knowledge.cli.options import config_options
+from fictional_knowledge.models import BuildConfig
 
 DEFAULT_OUT = "builds/seed-{seed}"
 
@@ -19,54 +21,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise (InputError if code == 2 else RuntimeFailure)(message)
 
 
-# The build options, shared by every command that builds (build, release).
-Seed = Annotated[int, typer.Option(help="World seed: the same seed and package version give the same data.")]
-Entities = Annotated[int, typer.Option(help="Focal entities, each with a passage and probes.")]
-Paraphrases = Annotated[int, typer.Option(help="Paraphrases per passage (0-9).")]
-Memorization = Annotated[int, typer.Option(help="Memorization probes per passage.")]
-Semantic = Annotated[int, typer.Option(help="Semantic probes per passage.")]
-Compositional = Annotated[int, typer.Option(help="Compositional probes per passage.")]
-MinWords = Annotated[int, typer.Option(help="Passage length target, lower end.")]
-MaxWords = Annotated[int, typer.Option(help="Passage length, upper bound.")]
+# Options of every command that builds (build, release) besides the BuildConfig fields, which
+# cli/options.py generates from models.BuildConfig.
 Workers = Annotated[Optional[int], typer.Option(help="Worker processes [default: all cores].")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (results still go to stdout).")]
 
 
-_FLAGS = {"seed": "--seed", "entities": "--entities", "paraphrases": "--paraphrases",
-          "memorization_probes": "--memorization", "semantic_probes": "--semantic",
-          "compositional_probes": "--compositional", "passage_min_words": "--min-words",
-          "passage_max_words": "--max-words"}
-
-
-def config_or_fail(seed: int, entities: int, paraphrases: int, memorization: int, semantic: int,
-                   compositional: int, min_words: int, max_words: int):
-    """The BuildConfig of the build options, or one ``error: --option: ...`` line and exit 2."""
-    from fictional_knowledge.models import BuildConfig
-
-    try:
-        return BuildConfig(seed=seed, entities=entities, paraphrases=paraphrases,
-                           memorization_probes=memorization, semantic_probes=semantic,
-                           compositional_probes=compositional, passage_min_words=min_words,
-                           passage_max_words=max_words)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        message = err["msg"].removeprefix("Value error, ")
-        if not err["loc"]:  # a rule between options: name them by their flags
-            for field, flag in _FLAGS.items():
-                message = message.replace(field, flag)
-            fail(message)
-        fail(f"{_FLAGS.get(str(err['loc'][0]), '--' + str(err['loc'][0]))}: {message}")
-
-
+@config_options(BuildConfig)
 def build_cmd(
-    seed: Seed = 0,
-    entities: Entities = 1000,
-    paraphrases: Paraphrases = 9,
-    memorization: Memorization = 5,
-    semantic: Semantic = 5,
-    compositional: Compositional = 5,
-    min_words: MinWords = 150,
-    max_words: MaxWords = 600,
+    config: BuildConfig,
     out: Optional[Path] = typer.Option(None, help=f"Output folder [default: {DEFAULT_OUT}]."),
     shard: Optional[str] = typer.Option(None, help="Build one shard i/n of the whole build."),
     overwrite: bool = typer.Option(False, help="Replace an existing build (only a folder that fkgen wrote)."),
@@ -76,10 +39,9 @@ def build_cmd(
     """Generate a build: entities, facts, passages, probes, statements, QA and the FK-schema config."""
     from fictional_knowledge.dataset.builder import build, check_output_folder, parse_shard
 
-    config = config_or_fail(seed, entities, paraphrases, memorization, semantic, compositional, min_words, max_words)
     if workers is not None and workers <= 0:
         fail(f"--workers must be positive, got {workers}")
-    out = Path(DEFAULT_OUT.format(seed=seed)) if out is None else out
+    out = Path(DEFAULT_OUT.format(seed=config.seed)) if out is None else out
     parse_shard(shard)
     check_output_folder(out, overwrite)  # before any work
     start = time.perf_counter()

@@ -7,20 +7,15 @@ from typing import Optional
 
 import typer
 
-from fictional_knowledge.cli.build import (Compositional, Entities, MaxWords, Memorization, MinWords, Paraphrases, Quiet, Seed,
-                        Semantic, Workers, config_or_fail, fail)
+from fictional_knowledge.cli.build import Quiet, Workers, fail
+from fictional_knowledge.cli.options import config_options
+from fictional_knowledge.models import BuildConfig
 
 
+@config_options(BuildConfig)
 def release_cmd(
+    config: BuildConfig,
     version: str = typer.Argument(..., help="Release version vMAJOR.MINOR.PATCH, e.g. v1.0.0."),
-    seed: Seed = 0,
-    entities: Entities = 1000,
-    paraphrases: Paraphrases = 9,
-    memorization: Memorization = 5,
-    semantic: Semantic = 5,
-    compositional: Compositional = 5,
-    min_words: MinWords = 150,
-    max_words: MaxWords = 600,
     releases_dir: Path = typer.Option(Path("releases"), help="Folder that holds the release folders."),
     data_out: Optional[Path] = typer.Option(None, help="Where the data is built [default: builds/VERSION]."),
     hub_repo: Optional[str] = typer.Option(None, help="ORG/NAME of the Hub dataset repo the card points to."),
@@ -31,7 +26,6 @@ def release_cmd(
     """Build the data and write releases/VERSION: manifest, release.json, dataset card, croissant.json, eval.yaml."""
     from fictional_knowledge.release.core import DEFAULT_HUB_REPO, check_version, make_release
 
-    config = config_or_fail(seed, entities, paraphrases, memorization, semantic, compositional, min_words, max_words)
     check_version(version)
     if hub_repo is not None and (hub_repo.count("/") != 1 or not all(hub_repo.split("/"))):
         fail(f"--hub-repo {hub_repo!r} must look like ORG/NAME")

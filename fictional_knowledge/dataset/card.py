@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from fictional_knowledge.models import CONFIG_NAMES, Manifest
+from fictional_knowledge.models import CONFIG_NAMES, Manifest, build_command
 
 DESCRIPTIONS = {
     "entities": "one fictional entity: id, type, unique name, typed attributes",
@@ -58,7 +58,7 @@ def write_card(folder: Path, manifest: Manifest) -> None:
         f"Built by `fictional-knowledge` {manifest.package_version} with seed {c.seed} "
         f"({c.entities} focal entities, {c.paraphrases} paraphrases per passage"
         + (f", shard {manifest.shard}" if manifest.shard else "") + ").",
-        f"Rebuild it with `fkgen build --seed {c.seed} --entities {c.entities} --paraphrases {c.paraphrases}`.",
+        f"Rebuild it with `{build_command(c)}`.",
         "Every entity, fact and sentence is invented; names are generated and unique.",
         "",
         "| config | rows | one row is | fingerprint |",

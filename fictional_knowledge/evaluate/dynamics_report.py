@@ -14,8 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from fictional_knowledge.evaluate.dynamics import ALL, CONTROL, DynamicsResult
-
-KIND_COLORS = {"memorization": "tab:blue", "semantic": "tab:orange", "compositional": "tab:red"}
+from fictional_knowledge.kinds import KIND_COLORS  # one colour per probe kind, from the probe-kind table
 FILES = ("metrics.json", "per_probe.csv", "per_injection.csv", "delta_curves.csv", "retainability_curves.csv",
          "delta.png", "retainability.png", "summary.md")
 

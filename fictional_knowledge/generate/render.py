@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
 
+from fictional_knowledge.errors import InputError
 from fictional_knowledge.generate.facts import WorldFact, facts_of
 from fictional_knowledge.generate.seeding import item_rng
 from fictional_knowledge.generate.templates import Compiled, TypeTemplates
@@ -239,7 +240,8 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str
                 out.append(value)
                 if len(out) == n:
                     return out
-    raise RuntimeError(f"could not find {n} distractors for {f.relation} of {f.subject.name}")
+    raise InputError(f"could not find {n} distractors for {f.relation} of {f.subject.name}: the entities "
+                     f"near it hold fewer distinct values; lower --distractors (BuildConfig.distractors)")
 
 
 @lru_cache(maxsize=256)
