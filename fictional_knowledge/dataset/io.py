@@ -1,4 +1,5 @@
-"""Reading a build folder without going through ``datasets`` (fast, no cache)."""
+"""Reading a build folder without going through ``datasets`` (fast, no cache), and reading the
+rows of a single JSON, JSONL or parquet file (:func:`read_records`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Iterable, Iterator
 
 import pyarrow.parquet as pq
 
+from fictional_knowledge.errors import InputError
 from fictional_knowledge.models import CONFIG_NAMES, Manifest
 
 
@@ -57,3 +59,40 @@ def check_files(build_dir: str | Path, configs: Iterable[str]) -> None:
             missing = [c for c in want if c not in have]
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+
+
+def read_records(path: str | Path, error: type[Exception] = InputError):
+    """The content of one data file: a list of row dicts for ``.parquet`` and ``.jsonl`` (one JSON
+    value per non-empty line), the parsed JSON value for ``.json``. Anything unreadable (not
+    UTF-8, not JSON with the line that is not, damaged parquet, an OS error) raises ``error``
+    with one line naming the file; so does another suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow as pa
+
+            try:
+                return pq.read_table(path).to_pylist()
+            except (pa.ArrowException, OSError) as err:
+                raise error(f"{path}: unreadable parquet: {str(err).splitlines()[0]}") from None
+        if suffix not in (".json", ".jsonl"):
+            raise error(f"{path}: expected a .json, .jsonl or .parquet file")
+        text = path.read_text(encoding="utf-8")
+        if suffix == ".jsonl":
+            records = []
+            for i, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError as err:
+                        raise error(f"{path}:{i}: not JSON: {err.msg}") from None
+            return records
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise error(f"{path}: not JSON: {err.msg} (line {err.lineno})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+    except OSError as err:
+        raise error(f"cannot read {path}: {err.strerror}") from None

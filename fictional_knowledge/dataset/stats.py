@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from fictional_knowledge.dataset.io import read_records
 from fictional_knowledge.errors import InputError
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -157,40 +158,13 @@ def _row(record: dict, where: str) -> PassageRow:
 
 
 def _file_records(path: Path) -> list[dict]:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            try:
-                return pq.read_table(path).to_pylist()
-            except (pa.ArrowException, OSError) as err:
-                raise StatsError(f"{path}: unreadable parquet: {str(err).splitlines()[0]}") from None
-        text = path.read_text(encoding="utf-8")
-        if suffix == ".jsonl":
-            records = []
-            for i, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise StatsError(f"{path}:{i}: not JSON: {err.msg}") from None
-            return records
-        if suffix == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise StatsError(f"{path}: not JSON: {err.msg} (line {err.lineno})") from None
-            if isinstance(data, dict):  # {"train": [...]} or {"data": [...]}
-                lists = [v for v in data.values() if isinstance(v, list)]
-                data = lists[0] if len(lists) == 1 else [data]
-            return data if isinstance(data, list) else [data]
-    except UnicodeDecodeError:
-        raise StatsError(f"{path}: not UTF-8 text") from None
-    except OSError as err:
-        raise StatsError(f"cannot read {path}: {err.strerror}") from None
-    raise StatsError(f"{path}: expected a build folder or a .json, .jsonl or .parquet file")
+    if path.suffix.lower() not in (".json", ".jsonl", ".parquet"):
+        raise StatsError(f"{path}: expected a build folder or a .json, .jsonl or .parquet file")
+    data = read_records(path, StatsError)
+    if isinstance(data, dict):  # {"train": [...]} or {"data": [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else [data]
+    return data if isinstance(data, list) else [data]
 
 
 def read_passages(path: str | Path, sample: Optional[int] = None, seed: int = 0) -> list[PassageRow]:

@@ -20,11 +20,11 @@ trailing whitespace.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from fictional_knowledge.dataset.io import read_records
 from fictional_knowledge.errors import InputError
 
 #: probe kind -> (input field, target field) of the FK schema
@@ -87,24 +87,7 @@ def _sha256_files(files: Iterable[Path]) -> str:
 
 
 def _read_file(path: Path) -> list[dict]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise FKSchemaError(f"{path}:{n}: not JSON: {exc.msg}") from None
-        return rows
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FKSchemaError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    data = read_records(path, FKSchemaError)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list):
@@ -209,12 +192,10 @@ def evaluate_fk(model: Any, tokenizer: Any, data: str | Path, *, model_name: str
     revision, file SHA-256, row fingerprint) and ``settings`` the rule-breaking counts."""
     from datetime import datetime, timezone
 
-    import numpy as np
-
     from fictional_knowledge import __version__
-    from fictional_knowledge.evaluate.results import DatasetRef, ProbeKindScore, Results
+    from fictional_knowledge.evaluate.results import DatasetRef, Results
     from fictional_knowledge.evaluate.scoring import ProbeScorer, resolve_max_length, torch_threads
-    from fictional_knowledge.evaluate.scoring_qa import Evaluation
+    from fictional_knowledge.evaluate.scoring_qa import Evaluation, score_probes
 
     rows, source = load_fk_rows(data, revision=revision, config=config, split=split)
     if not rows:
@@ -224,20 +205,7 @@ def evaluate_fk(model: Any, tokenizer: Any, data: str | Path, *, model_name: str
     probes = [p for k in kinds for p in [q for q in fk.probes if q["kind"] == k][:limit]]
     with torch_threads(threads) as n:
         scorer = ProbeScorer(tokenizer, probes, batch_size=batch_size, threads=n)
-        s = scorer.score(model, progress=progress)
-    out_rows, scores = [], {}
-    for i, p in enumerate(probes):
-        out_rows.append({"id": p["id"], "kind": p["kind"], "entity_id": p["entity_id"], "loss": float(s.loss[i]),
-                         "loss_sum": float(s.loss_sum[i]), "first_token_loss": float(s.first_token_loss[i]),
-                         "n_tokens": int(s.n_tokens[i]), "exact_match": bool(s.exact_match[i]),
-                         "boundary_ok": scorer.requests[i].boundary_ok})
-    kinds_arr = np.array([p["kind"] for p in probes])
-    for k in kinds:
-        m = kinds_arr == k
-        if m.any():
-            scores[k] = ProbeKindScore(n=int(m.sum()), loss=float(s.loss[m].mean()), loss_sum=float(s.loss_sum[m].mean()),
-                                       first_token_loss=float(s.first_token_loss[m].mean()),
-                                       exact_match=float(s.exact_match[m].mean()))
+        out_rows, scores = score_probes(scorer, model, probes, kinds, progress=progress)
     all_settings = {"batch_size": batch_size, "kinds": ",".join(kinds), "limit": limit, "threads": n,
                     "max_length": resolve_max_length(model, tokenizer), "data_format": "fk-schema",
                     "fk_rows": len(rows), "fk_opening_quote_probes": len(fk.opening_quote),

@@ -143,6 +143,27 @@ class Evaluation:
     rows: list[dict]
 
 
+def score_probes(scorer, model, probes: list[dict], kinds, *, progress: bool = False):
+    """Score ``probes`` (the scorer's, in order) and return (one row per probe, ``ProbeKindScore``
+    per kind of ``kinds`` that has probes): the per-probe file and the results' scores."""
+    s = scorer.score(model, progress=progress)
+    rows = [{"id": p["id"], "kind": p["kind"], "entity_id": p["entity_id"], "loss": float(s.loss[i]),
+             "loss_sum": float(s.loss_sum[i]), "first_token_loss": float(s.first_token_loss[i]),
+             "n_tokens": int(s.n_tokens[i]), "exact_match": bool(s.exact_match[i]),
+             "boundary_ok": scorer.requests[i].boundary_ok} for i, p in enumerate(probes)]
+    from fictional_knowledge.evaluate.results import ProbeKindScore
+
+    kinds_arr = np.array([p["kind"] for p in probes])
+    scores = {}
+    for k in kinds:
+        m = kinds_arr == k
+        if m.any():
+            scores[k] = ProbeKindScore(n=int(m.sum()), loss=float(s.loss[m].mean()), loss_sum=float(s.loss_sum[m].mean()),
+                                       first_token_loss=float(s.first_token_loss[m].mean()),
+                                       exact_match=float(s.exact_match[m].mean()))
+    return rows, scores
+
+
 def evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_name: str,
                    kinds: Sequence[str] = ALL_KINDS, limit: int | None = None, batch_size: int = 16,
                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, progress: bool = False,
@@ -173,20 +194,9 @@ def _evaluate_build(model: Any, tokenizer: Any, build_dir: str | Path, *, model_
         probes = [p for p in read_rows(build_dir, "probes") if p["kind"] in probe_kinds]
         probes = [p for k in probe_kinds for p in [q for q in probes if q["kind"] == k][:limit]]
         scorer = ProbeScorer(tokenizer, probes, batch_size=batch_size, threads=threads)
-        s = scorer.score(model, progress=progress)
-        for i, p in enumerate(probes):
-            rows.append({"id": p["id"], "kind": p["kind"], "entity_id": p["entity_id"], "loss": float(s.loss[i]),
-                         "loss_sum": float(s.loss_sum[i]), "first_token_loss": float(s.first_token_loss[i]),
-                         "n_tokens": int(s.n_tokens[i]), "exact_match": bool(s.exact_match[i]),
-                         "boundary_ok": scorer.requests[i].boundary_ok})
-        kinds_arr = np.array([p["kind"] for p in probes])
-        for k in probe_kinds:
-            m = kinds_arr == k
-            if m.any():
-                scores[k] = ProbeKindScore(n=int(m.sum()), loss=float(s.loss[m].mean()),
-                                           loss_sum=float(s.loss_sum[m].mean()),
-                                           first_token_loss=float(s.first_token_loss[m].mean()),
-                                           exact_match=float(s.exact_match[m].mean()))
+        probe_rows, probe_scores = score_probes(scorer, model, probes, probe_kinds, progress=progress)
+        rows += probe_rows
+        scores.update(probe_scores)
     if "qa" in kinds:
         qa_rows = read_rows(build_dir, "qa")[:limit]
         if qa_rows:
