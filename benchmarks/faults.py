@@ -176,6 +176,18 @@ def described(desc: str):
     return wrap
 
 
+def big_build(dst: str = "big", entities: int = 4000):
+    """A build large enough that validate, verify and regimes take several seconds."""
+    @described(f"a {entities}-entity build")
+    def setup(ctx: Ctx) -> Path:
+        from fictional_knowledge import build
+        from fictional_knowledge.models import BuildConfig
+
+        build(BuildConfig(entities=entities), ctx.c / dst, workers=2)
+        return ctx.c / dst
+    return setup
+
+
 def copy_of(src: str, dst: str = "x"):
     @described(f"copy of {src}")
     def setup(ctx: Ctx) -> Path:
@@ -464,6 +476,35 @@ def run_sigint(ctx: Ctx, argv: list[str]) -> Outcome:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sigint_working(ctx: Ctx, argv: list[str]) -> Outcome:
+    """Ctrl-C once the command has done some work (3 s of CPU: past start-up and imports), for
+    commands that write no temp folder to wait for (validate, verify) or write it only at the end."""
+    p = _popen(ctx, argv, start_new_session=True)
+    start = time.monotonic()
+    while p.poll() is None and _cpu_seconds(p.pid) < 3.0 and time.monotonic() - start < 60:
+        time.sleep(0.05)
+    if p.poll() is not None:
+        out = _finish(p)
+        out.problems.append("the command ended before the interrupt: the case tested nothing")
+        return out
+    os.killpg(p.pid, signal.SIGINT)
+    start = time.perf_counter()
+    out = _finish(p, limit=30)
+    out.stdout += f"\n[exited {time.perf_counter() - start:.2f}s after SIGINT]"
+    if time.perf_counter() - start > 5:
+        out.problems.append(f"exited {time.perf_counter() - start:.1f}s after Ctrl-C (the limit is 5 s)")
+    return out
+
+
 def run_sigterm(ctx: Ctx, argv: list[str]) -> Outcome:
     """``kill PID`` (SIGTERM to the main process only) once the build writes."""
     p = _popen(ctx, argv, start_new_session=True)
@@ -521,7 +562,8 @@ def run_fsize(limit_bytes: int):
     return runner
 
 
-RUNNERS = {"cli": run_cli, "proc": run_proc, "sigint": run_sigint, "sigterm": run_sigterm, "kill9": run_kill9_then_rerun,
+RUNNERS = {"cli": run_cli, "proc": run_proc, "sigint": run_sigint, "sigint_working": run_sigint_working,
+           "sigterm": run_sigterm, "kill9": run_kill9_then_rerun,
            "concurrent": run_concurrent, "fsize20k": run_fsize(20_000), "fsize2k": run_fsize(2_000),
            "fsize500": run_fsize(500)}
 
@@ -768,6 +810,12 @@ def cases() -> list[Case]:
           check=all_of(no_leftovers("o"), absent("o")), id="interrupt: Ctrl-C during a 1-worker build"),
         C("interrupt", "build --entities 3000 --workers 2 --quiet --overwrite --out {c}/x", 130, runner="sigint",
           setup=copy_of("b"), check=no_leftovers("x"), id="interrupt: Ctrl-C while replacing a build"),
+        C("interrupt", "validate {c}/big", 130, runner="sigint_working", setup=big_build(),
+          id="interrupt: Ctrl-C during validate"),
+        C("interrupt", "verify {c}/big", 130, runner="sigint_working", setup=big_build(),
+          id="interrupt: Ctrl-C during verify of a build"),
+        C("interrupt", "regime frequency {c}/big --out {c}/r", 130, runner="sigint_working", setup=big_build(),
+          check=all_of(no_leftovers("r"), absent("r")), id="interrupt: Ctrl-C during regime frequency"),
         C("interrupt", big, 143, runner="sigterm", check=all_of(no_leftovers("o"), absent("o"), says("terminated")),
           id="interrupt: SIGTERM (kill PID) during a 2-worker build"),
         C("concurrency", big, 1, runner="concurrent", check=says("is being written by another fkgen process"),
