@@ -323,6 +323,49 @@ def names_substring(ctx: Context, config: str, rows: list[dict]) -> None:
     # the names are collected while indexing the entities; the comparison runs once all are known
 
 
+def _world_index(ctx: Context, rows: list[dict]):
+    """The entities the world checks read, collected once however many of them run."""
+    from .soundness import WorldIndex
+
+    index = ctx.state.setdefault("_world", WorldIndex())
+    if index.last is not rows:
+        index.add_rows(r for r in rows if r["id"] not in ctx.invalid)
+        index.last = rows
+    return index
+
+
+def _world_check(name: str) -> None:
+    """Register the world constraint ``soundness.WORLD_CHECKS[name]`` as the check ``world_<name>``."""
+    from .soundness import WORLD_CHECKS
+
+    world = WORLD_CHECKS[name]
+
+    def finish(ctx: Context) -> None:
+        index = ctx.state.get("_world")
+        if index is None:
+            return
+        found = world.fn(index)
+        for line in found[:MAX_EXAMPLES]:
+            ctx.report.fail(f"world_{name}", line, 0)
+        if found:
+            ctx.report.counts[f"world_{name}"] += len(found)
+
+    def rows(ctx: Context, config: str, batch: list[dict]) -> None:
+        _world_index(ctx, batch)
+
+    CHECKS[f"world_{name}"] = Check(f"world_{name}", world.doc, ("entities",), rows, finish)
+
+
+def _register_world_checks() -> None:
+    from .soundness import WORLD_CHECKS
+
+    for name in WORLD_CHECKS:
+        _world_check(name)
+
+
+_register_world_checks()
+
+
 @check("joins", *(c for c in CONFIG_NAMES if c != "entities"))
 def joins(ctx: Context, config: str, rows: list[dict]) -> None:
     """Every id a row refers to (subject, object, facts, passage) exists in the build."""
@@ -680,6 +723,7 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
                 ctx.state.pop(c.name, None)
         if config == "entities":
             ctx.state.pop("names", None)
+            ctx.state.pop("_world", None)
         elif config == "probes":
             ctx.sentence_keys = HashSet()
     return report

@@ -104,6 +104,41 @@ def _other_answer(r):
     return {"answer": r["choices"][i], "answer_index": i}
 
 
+def _attrs(match, fn):
+    """Change the attributes of the first entity of type ``match`` for which ``fn`` returns a dict."""
+    def change(rows):
+        by_id = {r["id"]: r for r in rows}
+        for i, r in enumerate(rows):
+            if r["type"] == match:
+                new = fn(r["attributes"], by_id)
+                if new is not None:
+                    rows[i] = {**r, "attributes": {**r["attributes"], **new}}
+                    return rows
+        raise AssertionError(f"no {match} to change")
+    return change
+
+
+def _smaller_city(attrs, by_id):
+    """Call the country's least populous city its largest."""
+    country = by_id[attrs["capital"]]["attributes"]["located_in"]
+    cities = [r for r in by_id.values() if r["type"] == "city" and r["attributes"]["located_in"] == country]
+    small = min(cities, key=lambda r: r["attributes"]["population"])
+    return {"largest_city": small["id"]} if small["id"] != attrs["largest_city"] else None
+
+
+WORLD_CASES = {
+    "world_largest_city": ("entities", _attrs("country", _smaller_city)),
+    "world_city_population": ("entities", _attrs("country", lambda a, _: {"population": 1000})),
+    "world_river_continent": ("entities", _attrs("country", lambda a, _: {"continent": "Nowhere"})),
+    "world_lifespan": ("entities", _attrs("work", lambda a, _: {"published_year": 1000})),
+    "world_head_of_state_age": ("entities", _attrs("person", lambda a, by_id: {"birth_year": 1944} if any(
+        r["type"] == "country" and r["attributes"]["head_of_state"] in by_id
+        and by_id[r["attributes"]["head_of_state"]]["attributes"] is a for r in by_id.values()) else None)),
+    "world_author_occupation": ("entities", _attrs("person", lambda a, by_id: {"occupation": "newspaper journalist"} if any(
+        r["type"] == "work" and by_id.get(r["attributes"]["authored_by"], {}).get("attributes") is a
+        for r in by_id.values()) else None)),
+}
+
 # check -> (config, change of its rows); each change violates exactly that check
 CASES = {
     "schema": ("facts", _set({"relation": "continent"}, lambda r: {"object": "one two three four five"})),
@@ -124,6 +159,7 @@ CASES = {
     "semantic_target": ("probes", _drop_memorization_of_a_semantic),
     "compositional_hops": ("probes", _set({"kind": "compositional"}, lambda r: {"fact_ids": r["fact_ids"][-1:]})),
     "fk_shape": ("fictional_knowledge", _set({}, lambda r: {"paraphrases": r["paraphrases"][1:]})),
+    **WORLD_CASES,
 }
 # The probe rule (no whitespace around input/target) is also a pattern of the schema, so a
 # violation fails both; the test below pins that pair.
