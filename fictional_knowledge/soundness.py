@@ -13,6 +13,7 @@ a country's cities; the checks then judge what is there and never fail for what 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from .vocab import OTHER_WRITING_JOBS
@@ -193,3 +194,59 @@ def world_index(seed: int, positions: Iterable[int]) -> WorldIndex:
         attrs.update({r: entity_at(seed, q).id for r, q in e.links.items()})
         index.add({"id": e.id, "type": e.type, "name": e.name, "attributes": attrs})
     return index
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+
+def invented_words(name: str) -> list[str]:
+    """The words of an entity name that are not first names or name words ("River", "The"...)."""
+    common = _common_words()
+    return [w for w in name.split() if w not in common]
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    from .vocab import FIRST_NAMES, NAME_WORDS
+
+    return frozenset(FIRST_NAMES) | frozenset(NAME_WORDS)
+
+
+def close_name_pairs(names: Iterable[str], max_distance: int = 2) -> list[tuple[str, str, int]]:
+    """Pairs of entity names whose invented words are within ``max_distance`` edits (0: the same
+    invented word in two names), as ``(name, name, distance)``; pairs of names that are equal or
+    inside one another are skipped (other checks report those)."""
+    from .names import close_pairs
+
+    owners: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        for w in invented_words(name):
+            owners.setdefault(w.lower(), []).append(name)
+    out = []
+
+    def related(a: str, b: str) -> bool:
+        return a in b or b in a
+
+    for word, who in owners.items():
+        for i, a in enumerate(who):
+            out += [(a, b, 0) for b in who[i + 1:] if not related(a, b)]
+    for x, y, d in close_pairs(owners):
+        out += [(a, b, d) for a in owners[x] for b in owners[y] if not related(a, b)]
+    return out
+
+
+def name_figures(names: Iterable[str]) -> dict:
+    """Name soundness of a build: invented name pairs within 2 edits, and the phonotactic
+    patterns (consonant/vowel shapes) of the invented words with the share of the commonest."""
+    from collections import Counter
+
+    from .names import phonotactic_pattern
+
+    names = list(names)
+    patterns = Counter(phonotactic_pattern(w) for n in names for w in invented_words(n))
+    total = sum(patterns.values())
+    return {
+        "name_pairs_within_2_edits": len(close_name_pairs(names)),
+        "name_patterns": len(patterns),
+        "name_top_pattern_share": max(patterns.values()) / total if total else 0.0,
+    }

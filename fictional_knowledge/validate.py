@@ -366,6 +366,27 @@ def _register_world_checks() -> None:
 _register_world_checks()
 
 
+def _names_distance_finish(ctx: Context) -> None:
+    from .soundness import close_name_pairs
+
+    st = ctx.state.get("names_distance")
+    if not st:
+        return
+    found = close_name_pairs(st)
+    for a, b, d in found[:MAX_EXAMPLES]:
+        ctx.report.fail("names_distance", f"{a!r} and {b!r} are {d} letter(s) apart", 0)
+    if found:
+        ctx.report.counts["names_distance"] += len(found)
+
+
+@check("names_distance", "entities", finish=_names_distance_finish)
+def names_distance(ctx: Context, config: str, rows: list[dict]) -> None:
+    """Any two entities' invented name words are at least 3 edits apart (names that are equal or
+    inside one another are left to names_unique and names_substring)."""
+    names = ctx.state.setdefault("names_distance", [])
+    names.extend(r["name"] for r in rows if r["id"] not in ctx.invalid and isinstance(r.get("name"), str))
+
+
 @check("joins", *(c for c in CONFIG_NAMES if c != "entities"))
 def joins(ctx: Context, config: str, rows: list[dict]) -> None:
     """Every id a row refers to (subject, object, facts, passage) exists in the build."""

@@ -145,6 +145,7 @@ CASES = {
     "ids_unique": ("facts", lambda rows: rows + [rows[0]]),
     "names_unique": ("entities", _rename(lambda other: other)),
     "names_substring": ("entities", _rename(lambda other: other + " Junior")),
+    "names_distance": ("entities", _rename(lambda other: other[:-1] + ("x" if other[-1] != "x" else "q"))),
     "joins": ("facts", _set({}, lambda r: {"subject_id": "no-such-entity"})),
     "statement_value": ("statements", _set({}, lambda r: {"text": r["text"][:-1] + "!"})),
     "qa_answer": ("qa", _set({}, _other_answer)),
