@@ -240,26 +240,30 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random, preferred: 
     pool = [v for v in preferred if v != f.object and ok(v)]
     if pool:
         out.append(pool[rng.randrange(len(pool))])
+    rand = rng.random
     for pool in _distractor_pools(f.subject.type, f.subject.position):
+        if len(out) == n:
+            break
         pool = list(pool)
-        shuffle(pool, rng.random)
-        for pos in pool:
-            if len(out) == n:
-                break
-            other = entity_at(seed, pos)
+        for i in range(len(pool)):  # a lazy Fisher-Yates: only as many draws as distractors tried
+            j = i + int(rand() * (len(pool) - i))
+            pool[i], pool[j] = pool[j], pool[i]
+            other = entity_at(seed, pool[i])
             if f.relation in other.links:
                 value = entity_at(seed, other.links[f.relation]).name
             else:
                 value = format_value(f.relation, other.values[f.relation])
             if value != f.object and value not in out and ok(value):
                 out.append(value)
+                if len(out) == n:
+                    break
     if len(out) < n and bounds is not None:
         lo = int(bounds[0])
         hi = int(bounds[1]) if bounds[1] != float("inf") else 3 * lo + 10
         for _ in range(1000):
-            value = format_value(f.relation, rng.randint(lo, hi))
             if len(out) == n:
                 break
+            value = format_value(f.relation, rng.randint(lo, hi))
             if value != f.object and value not in out:
                 out.append(value)
     if len(out) < n:

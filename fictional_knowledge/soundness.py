@@ -305,6 +305,7 @@ def possible(bounds: tuple[float, float] | None, text: str) -> bool:
     return n is None or bounds[0] <= n <= bounds[1]
 
 
+@lru_cache(maxsize=None)
 def value_kind(etype: str, relation: str) -> tuple:
     """What a distractor must be to be "of the right type" for a fact: an entity of the same type,
     a year, or a value of the same relation (a population, a genre...)."""

@@ -1,0 +1,201 @@
+"""Probe inputs that the world completes in more than one way.
+
+A cloze probe is sound only if its input fixes its answer: no other true sentence of the world may
+start with the input and go on differently ("Hayden Fefubak was born in" expecting a city, while
+"Hayden Fefubak was born in the year 1944" is true too). The true sentences an input could
+begin are those about the entity it names: every passage and semantic rendering of its facts (also
+after a connective), its intro sentences, and its compositional sentences (input + target). Names
+are unique and never inside one another, so no sentence about another entity starts the same way.
+
+``forms`` collects those sentences for an entity, from the world (``world_forms``) or from the
+rows of a build (``BuildForms``); ``ambiguous`` tells whether an input is completed otherwise.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Iterable, Optional
+
+from .templates import TypeTemplates, load_templates
+
+#: Connectives a passage sentence may open with (``render.CONNECTIVES``); an input starting with
+#: one is compared without it.
+_CONNECTIVES: Optional[tuple[str, ...]] = None
+
+
+def _connectives() -> tuple[str, ...]:
+    global _CONNECTIVES
+    if _CONNECTIVES is None:
+        from .render import CONNECTIVES
+
+        _CONNECTIVES = tuple(c + " " for c in CONNECTIVES)
+    return _CONNECTIVES
+
+
+def ref_of(etype: str, name: str) -> str:
+    """How sentences refer to an entity mid-sentence (``WorldEntity.ref``), from its type and name."""
+    return f"the {name}" if etype in ("river", "event") else name
+
+
+def forms(templates: dict[str, TypeTemplates], etype: str, ref: str, values: dict[str, str],
+          composed: dict[tuple[str, ...], str]) -> frozenset[str]:
+    """Every true sentence about one entity that a probe input could begin: ``values`` maps its
+    relations to their text values, ``composed`` its composition paths to their targets."""
+    t = templates[etype]
+    plain = {"subject": ref, "Subject": ref[:1].upper() + ref[1:]}
+    low = {"subject": ref, "Subject": ref}
+    out = set()
+    for relation, obj in values.items():
+        for c in t.passage.get(relation, ()) + t.semantic.get(relation, ()):
+            out.add(c.render({**plain, "object": obj}))
+            out.add(c.render({**low, "object": obj}))
+    if all(r in values for r in t.intro_facts):
+        extra = {r: values[r] for r in t.intro_facts}
+        for c in t.intro:
+            out.add(c.render({**plain, **extra}))
+            out.add(c.render({**low, **extra}))
+    for path, inputs in t.compositions:
+        if path in composed:
+            for c in inputs:
+                out.add(f"{c.render(plain)} {composed[path]}.")
+                out.add(f"{c.render(low)} {composed[path]}.")
+    return frozenset(out)
+
+
+def strip_connective(text: str) -> str:
+    for c in _connectives():
+        if text.startswith(c):
+            return text[len(c):]
+    return text
+
+
+def ambiguous(input: str, target: str, sentences) -> bool:
+    """Whether a true sentence starts with ``input`` and goes on other than with ``target``
+    (``sentences``: any iterable, or a sorted tuple, which is searched by bisection)."""
+    head = strip_connective(input) + " "
+    full = head + target
+    if isinstance(sentences, tuple):  # sorted: only the run that starts with head
+        for i in range(bisect.bisect_left(sentences, head), len(sentences)):
+            s = sentences[i]
+            if not s.startswith(head):
+                return False
+            if not s.startswith(full):
+                return True
+        return False
+    return any(s.startswith(head) and not s.startswith(full) for s in sentences)
+
+
+_SUBJECT, _VALUE = "\x00", "\x01"
+_FLAGGED: dict[int, frozenset[str]] = {}
+
+
+def may_collide(templates: dict[str, TypeTemplates]) -> frozenset[str]:
+    """The template sources whose probe input another sentence form of the same type could
+    continue differently, found once on the templates with placeholder subjects and values
+    (two relations' sentences that differ only in their values count as different): only probes
+    from these need the exact check against the world (``ambiguous``)."""
+    key = id(templates)
+    if key not in _FLAGGED:
+        flagged = set()
+        for etype, t in templates.items():
+            for ref in (_SUBJECT, f"the {_SUBJECT}"):
+                plain = {"subject": ref, "Subject": ref[:1].upper() + ref[1:]}
+                tagged = [(rel, x) for rel in t.passage
+                          for x in forms(templates, etype, ref, {rel: _VALUE}, {})]
+                tagged += [(path, x) for path, _ in t.compositions
+                           for x in forms(templates, etype, ref, {}, {path: _VALUE})]
+                tagged += [("intro", x) for x in forms(templates, etype, ref, {r: _VALUE for r in t.intro_facts}, {})
+                           if not any(x in forms(templates, etype, ref, {r: _VALUE}, {}) for r in t.intro_facts)]
+                candidates = [(rel, c.source, c.render({**plain, "object": _VALUE}).rsplit(" " + _VALUE, 1)[0])
+                              for rel in t.passage for c in t.passage[rel] + t.semantic[rel]]
+                candidates += [(path, c.source, c.render(plain)) for path, inputs in t.compositions for c in inputs]
+                for tag, source, head in candidates:
+                    own = head + " " + _VALUE + "."
+                    if any(x.startswith(head + " ") and (x != own or other != tag) for other, x in tagged):
+                        flagged.add(source)
+        _FLAGGED[key] = frozenset(flagged)
+    return _FLAGGED[key]
+
+
+_WORLD_FORMS: dict[tuple, tuple[str, ...]] = {}
+
+
+def world_forms(seed: int, position: int, templates: Optional[dict[str, TypeTemplates]] = None) -> tuple[str, ...]:
+    """``forms`` of the world entity at ``position``, sorted (default: the package's templates)."""
+    from .facts import facts_of, follow
+    from .world import entity_at
+
+    templates = templates or load_templates()
+    key = (seed, position, id(templates))
+    found = _WORLD_FORMS.get(key)
+    if found is None:
+        entity = entity_at(seed, position)
+        values = {f.relation: f.object for f in facts_of(seed, position)}
+        composed = {path: follow(seed, position, path)[-1].object for path, _ in templates[entity.type].compositions}
+        found = tuple(sorted(forms(templates, entity.type, entity.ref, values, composed)))
+        if len(_WORLD_FORMS) >= 4096:
+            _WORLD_FORMS.clear()  # links stay within a window: a small cache suffices
+        _WORLD_FORMS[key] = found
+    return found
+
+
+class BuildForms:
+    """``forms`` of the entities of a build, from its ``entities`` and ``facts`` rows."""
+
+    def __init__(self, entities: Iterable[dict], facts: Iterable[dict],
+                 templates: Optional[dict[str, TypeTemplates]] = None):
+        self.templates = templates or load_templates()
+        self.entities = {e["id"]: (e["type"], e["name"]) for e in entities}
+        self.facts: dict[str, dict[str, tuple[str, Optional[str]]]] = {}
+        self.fact_subject: dict[str, str] = {}
+        for f in facts:
+            self.facts.setdefault(f["subject_id"], {})[f["relation"]] = (f["object"], f["object_id"])
+            self.fact_subject[f["id"]] = f["subject_id"]
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def _follow(self, eid: str, path: tuple[str, ...]) -> Optional[str]:
+        value = None
+        for relation in path:
+            if eid is None or relation not in self.facts.get(eid, {}):
+                return None
+            value, eid = self.facts[eid][relation]
+        return value
+
+    def of(self, eid: str) -> frozenset[str]:
+        if eid not in self._cache:
+            etype, name = self.entities.get(eid, (None, None))
+            if etype is None:
+                self._cache[eid] = frozenset()
+            else:
+                values = {r: v for r, (v, _) in self.facts.get(eid, {}).items()}
+                composed = {}
+                for path, _ in self.templates[etype].compositions:
+                    target = self._follow(eid, path)
+                    if target is not None:
+                        composed[path] = target
+                self._cache[eid] = forms(self.templates, etype, ref_of(etype, name), values, composed)
+        return self._cache[eid]
+
+    def probe_subject(self, probe: dict) -> Optional[str]:
+        """The entity a probe's input names: its first fact's subject (memorization, semantic) or
+        its focal entity (compositional)."""
+        if probe["kind"] == "compositional":
+            return probe["entity_id"]
+        return self.fact_subject.get(probe["fact_ids"][0]) if probe["fact_ids"] else None
+
+
+def probe_figures(build_dir) -> dict:
+    """Probes whose input another true sentence of the world completes, by kind."""
+    from .io import iter_rows
+
+    f = BuildForms(iter_rows(build_dir, "entities"), iter_rows(build_dir, "facts"))
+    counts: dict[str, list[int]] = {}
+    for p in iter_rows(build_dir, "probes"):
+        subject = f.probe_subject(p)
+        bad = subject is not None and ambiguous(p["input"], p["target"], f.of(subject))
+        c = counts.setdefault(p["kind"], [0, 0])
+        c[0] += 1
+        c[1] += bad
+    return {"probes_completed_otherwise": sum(c[1] for c in counts.values()),
+            "probes_completed_otherwise_by_kind": {k: c[1] for k, c in sorted(counts.items())},
+            "probes": sum(c[0] for c in counts.values())}
