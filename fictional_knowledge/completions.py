@@ -140,18 +140,23 @@ def world_forms(seed: int, position: int, templates: Optional[dict[str, TypeTemp
 
 
 class BuildForms:
-    """``forms`` of the entities of a build, from its ``entities`` and ``facts`` rows."""
+    """``forms`` of the entities of a build, from its ``entities`` and ``facts`` rows (or from
+    maps built from them: ``entities`` id -> (type, name), ``by_subject`` subject id -> relation
+    -> (object, object id), ``subject_of`` fact id -> (subject id, relation)). Forms are cached for the
+    last few thousand entities only (probes come grouped by passage)."""
 
-    def __init__(self, entities: Iterable[dict], facts: Iterable[dict],
-                 templates: Optional[dict[str, TypeTemplates]] = None):
+    def __init__(self, entities: Iterable[dict] = (), facts: Iterable[dict] = (),
+                 templates: Optional[dict[str, TypeTemplates]] = None, *,
+                 maps: Optional[tuple[dict, dict, dict]] = None):
         self.templates = templates or load_templates()
-        self.entities = {e["id"]: (e["type"], e["name"]) for e in entities}
-        self.facts: dict[str, dict[str, tuple[str, Optional[str]]]] = {}
-        self.fact_subject: dict[str, str] = {}
-        for f in facts:
-            self.facts.setdefault(f["subject_id"], {})[f["relation"]] = (f["object"], f["object_id"])
-            self.fact_subject[f["id"]] = f["subject_id"]
-        self._cache: dict[str, frozenset[str]] = {}
+        if maps is not None:
+            self.entities, self.facts, self.fact_subject = maps
+        else:
+            self.entities = {e["id"]: (e["type"], e["name"]) for e in entities}
+            self.facts, self.fact_subject = {}, {}
+            for f in facts:
+                add_fact(self.facts, self.fact_subject, f)
+        self._cache: dict[str, tuple[str, ...]] = {}
 
     def _follow(self, eid: str, path: tuple[str, ...]) -> Optional[str]:
         value = None
@@ -161,11 +166,12 @@ class BuildForms:
             value, eid = self.facts[eid][relation]
         return value
 
-    def of(self, eid: str) -> frozenset[str]:
-        if eid not in self._cache:
+    def of(self, eid: str) -> tuple[str, ...]:
+        found = self._cache.get(eid)
+        if found is None:
             etype, name = self.entities.get(eid, (None, None))
-            if etype is None:
-                self._cache[eid] = frozenset()
+            if etype is None or etype not in self.templates:
+                found = ()
             else:
                 values = {r: v for r, (v, _) in self.facts.get(eid, {}).items()}
                 composed = {}
@@ -173,15 +179,38 @@ class BuildForms:
                     target = self._follow(eid, path)
                     if target is not None:
                         composed[path] = target
-                self._cache[eid] = forms(self.templates, etype, ref_of(etype, name), values, composed)
-        return self._cache[eid]
+                found = tuple(sorted(forms(self.templates, etype, ref_of(etype, name), values, composed)))
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[eid] = found
+        return found
 
     def probe_subject(self, probe: dict) -> Optional[str]:
         """The entity a probe's input names: its first fact's subject (memorization, semantic) or
         its focal entity (compositional)."""
         if probe["kind"] == "compositional":
             return probe["entity_id"]
-        return self.fact_subject.get(probe["fact_ids"][0]) if probe["fact_ids"] else None
+        found = self.fact_subject.get(probe["fact_ids"][0]) if probe["fact_ids"] else None
+        return found[0] if found else None
+
+    def completed_otherwise(self, probe: dict) -> bool:
+        """Whether another true sentence continues the probe's input other than with the value of
+        its last fact (a wrong target is ``probe_target``'s business, not this one's)."""
+        subject = self.probe_subject(probe)
+        if subject is None:
+            return False
+        last = self.fact_subject.get(probe["fact_ids"][-1]) if probe["fact_ids"] else None
+        value = self.facts.get(last[0], {}).get(last[1], (probe["target"],))[0] if last else probe["target"]
+        return ambiguous(probe["input"], value, self.of(subject))
+
+
+def add_fact(by_subject: dict, subject_of: dict, row: dict) -> None:
+    """Index one ``facts`` row for ``BuildForms``."""
+    import sys
+
+    subject, relation = sys.intern(row["subject_id"]), sys.intern(row["relation"])
+    by_subject.setdefault(subject, {})[relation] = (row["object"], row["object_id"])
+    subject_of[row["id"]] = (subject, relation)
 
 
 def probe_figures(build_dir) -> dict:
@@ -191,8 +220,7 @@ def probe_figures(build_dir) -> dict:
     f = BuildForms(iter_rows(build_dir, "entities"), iter_rows(build_dir, "facts"))
     counts: dict[str, list[int]] = {}
     for p in iter_rows(build_dir, "probes"):
-        subject = f.probe_subject(p)
-        bad = subject is not None and ambiguous(p["input"], p["target"], f.of(subject))
+        bad = f.completed_otherwise(p)
         c = counts.setdefault(p["kind"], [0, 0])
         c[0] += 1
         c[1] += bad

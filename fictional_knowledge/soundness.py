@@ -355,3 +355,40 @@ def qa_figures(build_dir) -> dict:
     return {"qa_rows": rows, "qa_impossible_distractor_rows": impossible,
             "qa_rows_offering_passage_distractor": offered,
             "qa_passage_distractor_share": same / offered if offered else None}
+
+
+# --- all figures of a build ------------------------------------------------------------------------
+
+
+def build_figures(build_dir) -> dict:
+    """Every soundness figure of a build folder (``fkgen stats``): world-constraint violations by
+    check, invented-name closeness and patterns, QA distractors, and probes whose input another
+    true sentence of the world completes."""
+    from .completions import probe_figures
+    from .io import iter_rows
+
+    index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
+    figures: dict = {"world_violations": {name: len(found) for name, found in world_violations(index).items()}}
+    figures.update(name_figures(name for _, name, _ in index.entities.values()))
+    figures.update(qa_figures(build_dir))
+    figures.update(probe_figures(build_dir))
+    return figures
+
+
+def format_figures(figures: dict) -> str:
+    """The figures of ``build_figures`` as a Markdown table."""
+    lines = ["| soundness | value |", "|---|---|"]
+    for name, n in figures["world_violations"].items():
+        lines.append(f"| world constraint `{name}`: violations | {n:,} |")
+    lines.append(f"| invented-name pairs within 2 edits | {figures['name_pairs_within_2_edits']:,} |")
+    lines.append(f"| phonotactic patterns of invented names (commonest's share) | "
+                 f"{figures['name_patterns']} ({figures['name_top_pattern_share']:.2f}) |")
+    lines.append(f"| QA rows with an impossible distractor | {figures['qa_impossible_distractor_rows']:,} of "
+                 f"{figures['qa_rows']:,} |")
+    share = figures["qa_passage_distractor_share"]
+    lines.append(f"| QA rows with a distractor from the subject's passage, of those whose passage offers one | "
+                 f"{'—' if share is None else f'{share:.1%}'} of {figures['qa_rows_offering_passage_distractor']:,} |")
+    kinds = ", ".join(f"{k} {v:,}" for k, v in figures["probes_completed_otherwise_by_kind"].items())
+    lines.append(f"| probes whose input another true sentence continues differently | "
+                 f"{figures['probes_completed_otherwise']:,} of {figures['probes']:,} ({kinds}) |")
+    return "\n".join(lines)

@@ -387,6 +387,88 @@ def names_distance(ctx: Context, config: str, rows: list[dict]) -> None:
     names.extend(r["name"] for r in rows if r["id"] not in ctx.invalid and isinstance(r.get("name"), str))
 
 
+def _facts_maps(ctx: Context, rows: list[dict]) -> dict:
+    """Facts by subject and the subject of each fact (for the QA and probe soundness checks),
+    collected once however many of them run."""
+    from .completions import add_fact
+
+    st = ctx.state.setdefault("_facts", {"by_subject": {}, "subject_of": {}, "last": None})
+    if st["last"] is not rows:
+        st["last"] = rows
+        for r in rows:
+            if r["id"] not in ctx.invalid:
+                add_fact(st["by_subject"], st["subject_of"], r)
+    return st
+
+
+@check("qa_distractor_possible", "entities", "facts", "qa")
+def qa_distractor_possible(ctx: Context, config: str, rows: list[dict]) -> None:
+    """No QA choice is ruled out by the subject's other facts (a book dated before its author's
+    birth, a city as populous as its country: ``soundness.value_bounds``)."""
+    from .soundness import possible, value_bounds
+
+    if config == "entities":
+        _world_index(ctx, rows)
+        return
+    if config == "facts":
+        _facts_maps(ctx, rows)
+        return
+    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
+    if index is None or facts is None:
+        return
+
+    def lookup(eid):
+        found = index.get(eid)
+        return found[2] if found else None
+
+    for r in rows:
+        subject, relation = facts["subject_of"].get(r["fact_id"], (None, None))
+        entity = index.get(subject)
+        if r["id"] in ctx.invalid or entity is None:
+            continue
+        bounds = value_bounds(entity[0], relation, entity[2], lookup)
+        bad = [c for c in r["choices"] if c != r["answer"] and not possible(bounds, c)]
+        if bad:
+            ctx.report.fail("qa_distractor_possible", f"{r['id']}: {relation} choice(s) {bad} outside "
+                            f"{bounds[0]:g}-{bounds[1]:g} given the subject's other facts")
+
+
+@check("probe_completed_otherwise", "entities", "facts", "probes")
+def probe_completed_otherwise(ctx: Context, config: str, rows: list[dict]) -> None:
+    """No probe input is continued differently by another true sentence of the world ("... was
+    born in" expecting a city while "... was born in the year 1944" is true: ``completions``)."""
+    from .completions import BuildForms
+
+    if config == "entities":
+        _world_index(ctx, rows)
+        return
+    if config == "facts":
+        _facts_maps(ctx, rows)
+        return
+    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
+    if index is None or facts is None:
+        return
+    forms = ctx.state.get("_forms")
+    if forms is None:
+        entities = _NamesView(index.entities)
+        forms = ctx.state["_forms"] = BuildForms(maps=(entities, facts["by_subject"], facts["subject_of"]))
+    for r in rows:
+        if r["id"] not in ctx.invalid and forms.completed_otherwise(r):
+            ctx.report.fail("probe_completed_otherwise", f"{r['id']}: {r['input']!r} is continued by another "
+                            f"true sentence than with {r['target']!r}")
+
+
+class _NamesView:
+    """``id -> (type, name)`` over a ``WorldIndex``'s entities, without copying them."""
+
+    def __init__(self, entities: dict):
+        self._entities = entities
+
+    def get(self, eid, default=None):
+        found = self._entities.get(eid)
+        return (found[0], found[1]) if found else default
+
+
 @check("joins", *(c for c in CONFIG_NAMES if c != "entities"))
 def joins(ctx: Context, config: str, rows: list[dict]) -> None:
     """Every id a row refers to (subject, object, facts, passage) exists in the build."""
@@ -744,9 +826,12 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
                 ctx.state.pop(c.name, None)
         if config == "entities":
             ctx.state.pop("names", None)
-            ctx.state.pop("_world", None)
         elif config == "probes":
             ctx.sentence_keys = HashSet()
+            ctx.state.pop("_forms", None)
+        elif config == "qa":  # the world and facts indices serve the soundness checks up to qa
+            ctx.state.pop("_world", None)
+            ctx.state.pop("_facts", None)
     return report
 
 

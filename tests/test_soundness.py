@@ -85,3 +85,90 @@ def test_world_keeps_its_constraints_over_100k_entities():
     """The constraints hold for every entity of a 100k-entity world (another seed than the golden one)."""
     found = world_violations(world_index(5, range(100_000)))
     assert {k: v[:3] for k, v in found.items() if v} == {}
+
+
+# --- QA, probes and names, measured on a build -----------------------------------------------------
+
+
+def test_build_figures_on_a_build_meet_the_targets(tiny_build):
+    from fictional_knowledge.soundness import build_figures, format_figures
+
+    fig = build_figures(tiny_build)
+    assert set(fig["world_violations"]) == set(WORLD_CHECKS) and not any(fig["world_violations"].values())
+    assert fig["name_pairs_within_2_edits"] == 0 and fig["name_patterns"] == 2
+    assert fig["qa_impossible_distractor_rows"] == 0 and fig["qa_rows"] > 0
+    assert fig["qa_rows_offering_passage_distractor"] > 0 and fig["qa_passage_distractor_share"] >= 0.5
+    assert fig["probes_completed_otherwise"] == 0 and fig["probes"] == 60 * 15
+    assert "| QA rows with an impossible distractor | 0 of" in format_figures(fig)
+
+
+def test_qa_figures_count_a_planted_impossible_choice(tiny_build, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fictional_knowledge.arrow import schema_of
+    from fictional_knowledge.io import config_files, read_rows
+    from fictional_knowledge.soundness import qa_figures
+
+    build = tmp_path / "b"
+    shutil.copytree(tiny_build, build)
+    fact = next(f["id"] for f in read_rows(build, "facts") if f["relation"] == "published_year")
+    rows = read_rows(build, "qa")
+    i = next(i for i, r in enumerate(rows) if r["fact_id"] == fact)
+    choices = list(rows[i]["choices"])
+    choices[(rows[i]["answer_index"] + 1) % len(choices)] = "2999"  # after the present
+    rows[i] = {**rows[i], "choices": choices}
+    for path in config_files(build, "qa"):
+        path.unlink()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema_of("qa")), build / "data" / "qa" / "part-0.parquet")
+    assert qa_figures(build)["qa_impossible_distractor_rows"] == 1
+
+
+def test_ref_of_is_the_world_ref():
+    from fictional_knowledge.completions import ref_of
+    from fictional_knowledge.world import entity_at
+
+    assert all(ref_of(e.type, e.name) == e.ref for e in (entity_at(0, p) for p in SMALL))
+
+
+def test_ambiguous_finds_another_continuation():
+    from fictional_knowledge.completions import ambiguous
+
+    sentences = ("Ann Bo was born in Kiro.", "Ann Bo was born in the year 1950.")
+    assert ambiguous("Ann Bo was born in", "Kiro", sentences)
+    assert ambiguous("Ann Bo was born in", "Kiro", tuple(sorted(sentences)))
+    assert not ambiguous("Ann Bo was born in the year", "1950", tuple(sorted(sentences)))
+    assert not ambiguous("Moreover, Ann Bo was born in the year", "1950", sentences)
+
+
+def test_templates_flagged_once_cover_every_input_the_world_completes_otherwise():
+    """The generator checks only templates that ``may_collide`` flags; every probe input that the
+    world continues otherwise comes from one of them (here over 600 entities of every type)."""
+    from fictional_knowledge.completions import ambiguous, may_collide, world_forms
+    from fictional_knowledge.facts import facts_of, follow
+    from fictional_knowledge.probes import split_cloze
+    from fictional_knowledge.render import render_fact, subject_ctx
+    from fictional_knowledge.templates import load_templates
+    from fictional_knowledge.world import entity_at
+
+    templates = load_templates()
+    flagged = may_collide(templates)
+    seen_ambiguous = 0
+    for p in SMALL:
+        sentences = world_forms(0, p, templates)
+        for f in facts_of(0, p):
+            t = templates[f.subject.type]
+            for c in t.passage[f.relation] + t.semantic[f.relation]:
+                if ambiguous(split_cloze(render_fact(c, f), f.object), f.object, sentences):
+                    seen_ambiguous += 1
+                    assert c.source in flagged, c.source
+        e = entity_at(0, p)
+        for path, inputs in templates[e.type].compositions:
+            target = follow(0, p, path)[-1].object
+            for c in inputs:
+                if ambiguous(c.render(subject_ctx(e)), target, sentences):
+                    seen_ambiguous += 1
+                    assert c.source in flagged, c.source
+    assert seen_ambiguous > 100  # the templates do collide: the generator has work to do
