@@ -14,6 +14,8 @@ rows of a build (``BuildForms``); ``ambiguous`` tells whether an input is comple
 from __future__ import annotations
 
 import bisect
+import sys
+from array import array
 from typing import Iterable, Optional
 
 from .templates import TypeTemplates, load_templates
@@ -143,7 +145,7 @@ class BuildForms:
     """``forms`` of the entities of a build, from its ``entities`` and ``facts`` rows (or from
     maps built from them: ``entities`` id -> (type, name), ``by_subject`` subject id -> relation
     -> (object, object id), ``subject_of`` fact id -> (subject id, relation)). Forms are cached for the
-    last few thousand entities only (probes come grouped by passage)."""
+    last few hundred entities only (probes come grouped by passage)."""
 
     def __init__(self, entities: Iterable[dict] = (), facts: Iterable[dict] = (),
                  templates: Optional[dict[str, TypeTemplates]] = None, *,
@@ -180,7 +182,7 @@ class BuildForms:
                     if target is not None:
                         composed[path] = target
                 found = tuple(sorted(forms(self.templates, etype, ref_of(etype, name), values, composed)))
-            if len(self._cache) >= 4096:
+            if len(self._cache) >= 512:
                 self._cache.clear()
             self._cache[eid] = found
         return found
@@ -204,13 +206,58 @@ class BuildForms:
         return ambiguous(probe["input"], value, self.of(subject))
 
 
-def add_fact(by_subject: dict, subject_of: dict, row: dict) -> None:
-    """Index one ``facts`` row for ``BuildForms``."""
-    import sys
-
+def add_fact(by_subject: dict, subject_of, row: dict) -> None:
+    """Index one ``facts`` row for ``BuildForms`` (``subject_of``: a dict or a ``FactSubjects``)."""
     subject, relation = sys.intern(row["subject_id"]), sys.intern(row["relation"])
-    by_subject.setdefault(subject, {})[relation] = (row["object"], row["object_id"])
-    subject_of[row["id"]] = (subject, relation)
+    object_id = sys.intern(row["object_id"]) if row["object_id"] is not None else None
+    by_subject.setdefault(subject, {})[relation] = (row["object"], object_id)
+    if isinstance(subject_of, dict):
+        subject_of[row["id"]] = (subject, relation)
+    else:
+        subject_of.add(row["id"], subject, relation)
+
+
+class FactSubjects:
+    """fact id -> (subject id, relation) in about 13 bytes a fact: 64-bit hashes of the fact ids
+    (salted per process, never stored) sorted once, beside indices into the subjects and
+    relations, which are kept once each."""
+
+    def __init__(self) -> None:
+        self._hashes, self._subjects, self._relations = array("q"), array("i"), array("h")
+        self._subject_ix: dict[str, int] = {}
+        self._relation_ix: dict[str, int] = {}
+        self._names: list[str] = []
+        self._rel_names: list[str] = []
+        self._sorted = None
+
+    def add(self, fact_id: str, subject: str, relation: str) -> None:
+        s = self._subject_ix.get(subject)
+        if s is None:
+            s = self._subject_ix[subject] = len(self._names)
+            self._names.append(subject)
+        r = self._relation_ix.get(relation)
+        if r is None:
+            r = self._relation_ix[relation] = len(self._rel_names)
+            self._rel_names.append(relation)
+        self._hashes.append(hash(fact_id))
+        self._subjects.append(s)
+        self._relations.append(r)
+        self._sorted = None
+
+    def get(self, fact_id: str, default=None):
+        import numpy as np
+
+        if self._sorted is None:
+            keys = np.frombuffer(self._hashes, dtype=np.int64) if len(self._hashes) else np.zeros(0, np.int64)
+            order = np.argsort(keys, kind="stable")
+            self._sorted = (keys[order], np.frombuffer(self._subjects, dtype=np.int32)[order] if len(order) else order,
+                            np.frombuffer(self._relations, dtype=np.int16)[order] if len(order) else order)
+        keys, subjects, relations = self._sorted
+        h = hash(fact_id)
+        i = int(np.searchsorted(keys, h))
+        if i < len(keys) and keys[i] == h:
+            return self._names[int(subjects[i])], self._rel_names[int(relations[i])]
+        return default
 
 
 def probe_figures(build_dir) -> dict:

@@ -12,11 +12,13 @@ a country's cities; the checks then judge what is there and never fail for what 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from .vocab import OTHER_WRITING_JOBS
+from .world import ENTITY_SPECS
 from .world import HEAD_OF_STATE_BORN as _HOS_BORN
 
 PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year
@@ -35,6 +37,9 @@ _KEEP = {
 }
 
 
+_LINKS = frozenset(r for spec in ENTITY_SPECS.values() for r, rel in spec.relations.items() if rel.target)
+
+
 @dataclass
 class WorldIndex:
     """The entities the world checks need, by id: ``(type, name, attributes they read)``."""
@@ -45,7 +50,9 @@ class WorldIndex:
     def add(self, row: dict) -> None:
         keep = _KEEP.get(row["type"], ())
         attrs = row.get("attributes") or {}
-        self.entities[row["id"]] = (row["type"], row["name"], {k: attrs.get(k) for k in keep})
+        # ids are interned: the facts index of ``fkgen validate`` then shares them
+        self.entities[sys.intern(row["id"])] = (sys.intern(row["type"]), row["name"], {
+            k: sys.intern(v) if isinstance(v, str) and k in _LINKS else v for k, v in ((k, attrs.get(k)) for k in keep)})
 
     def add_rows(self, rows: Iterable[dict]) -> "WorldIndex":
         for row in rows:

@@ -390,9 +390,11 @@ def names_distance(ctx: Context, config: str, rows: list[dict]) -> None:
 def _facts_maps(ctx: Context, rows: list[dict]) -> dict:
     """Facts by subject and the subject of each fact (for the QA and probe soundness checks),
     collected once however many of them run."""
-    from .completions import add_fact
+    from .completions import FactSubjects, add_fact
 
-    st = ctx.state.setdefault("_facts", {"by_subject": {}, "subject_of": {}, "last": None})
+    st = ctx.state.get("_facts")
+    if st is None:
+        st = ctx.state["_facts"] = {"by_subject": {}, "subject_of": FactSubjects(), "last": None}
     if st["last"] is not rows:
         st["last"] = rows
         for r in rows:
