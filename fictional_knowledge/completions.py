@@ -18,7 +18,9 @@ import sys
 from array import array
 from typing import Iterable, Optional
 
+from .facts import fact, facts_of, follow
 from .templates import TypeTemplates, load_templates
+from .world import entity_at
 
 #: Connectives a passage sentence may open with (``render.CONNECTIVES``); an input starting with
 #: one is compared without it.
@@ -88,35 +90,75 @@ def ambiguous(input: str, target: str, sentences) -> bool:
 
 
 _SUBJECT, _VALUE = "\x00", "\x01"
-_FLAGGED: dict[int, frozenset[str]] = {}
+_PARTNERS: dict[int, dict[tuple[str, str], tuple]] = {}
 
 
-def may_collide(templates: dict[str, TypeTemplates]) -> frozenset[str]:
-    """The template sources whose probe input another sentence form of the same type could
-    continue differently, found once on the templates with placeholder subjects and values
-    (two relations' sentences that differ only in their values count as different): only probes
-    from these need the exact check against the world (``ambiguous``)."""
+def _symbolic(t: TypeTemplates, ref: str):
+    """Every sentence form of type ``t`` with placeholder subject ``ref`` and values, as
+    ``(tag, kind, template, low, sentence)``: tag is the relation, path or "intro"; ``low``
+    renders ``Subject`` like ``subject`` (after a connective)."""
+    for low in (False, True):
+        ctx = {"subject": ref, "Subject": ref if low else ref[:1].upper() + ref[1:]}
+        for rel in t.passage:
+            for c in t.passage[rel] + t.semantic[rel]:
+                yield rel, "fact", c, low, c.render({**ctx, "object": _VALUE})
+        for path, inputs in t.compositions:
+            for c in inputs:
+                yield path, "comp", c, low, f"{c.render(ctx)} {_VALUE}."
+        for c in t.intro:
+            yield "intro", "intro", c, low, c.render({**ctx, **{r: _VALUE for r in t.intro_facts}})
+
+
+def collision_partners(templates: dict[str, TypeTemplates]) -> dict[tuple[str, str], tuple]:
+    """For each ``(entity type, template source)`` whose probe input another sentence form of the
+    type could continue differently, the forms that could (``(kind, tag, template, low)``).
+    Found once on the templates with placeholder subjects and values (two relations' sentences
+    that differ only in their values count as different); only probes from these templates need
+    checking against the world, and only against these forms."""
     key = id(templates)
-    if key not in _FLAGGED:
-        flagged = set()
+    if key not in _PARTNERS:
+        found: dict[tuple[str, str], dict] = {}
         for etype, t in templates.items():
             for ref in (_SUBJECT, f"the {_SUBJECT}"):
                 plain = {"subject": ref, "Subject": ref[:1].upper() + ref[1:]}
-                tagged = [(rel, x) for rel in t.passage
-                          for x in forms(templates, etype, ref, {rel: _VALUE}, {})]
-                tagged += [(path, x) for path, _ in t.compositions
-                           for x in forms(templates, etype, ref, {}, {path: _VALUE})]
-                tagged += [("intro", x) for x in forms(templates, etype, ref, {r: _VALUE for r in t.intro_facts}, {})
-                           if not any(x in forms(templates, etype, ref, {r: _VALUE}, {}) for r in t.intro_facts)]
+                tagged = list(_symbolic(t, ref))
                 candidates = [(rel, c.source, c.render({**plain, "object": _VALUE}).rsplit(" " + _VALUE, 1)[0])
                               for rel in t.passage for c in t.passage[rel] + t.semantic[rel]]
                 candidates += [(path, c.source, c.render(plain)) for path, inputs in t.compositions for c in inputs]
                 for tag, source, head in candidates:
                     own = head + " " + _VALUE + "."
-                    if any(x.startswith(head + " ") and (x != own or other != tag) for other, x in tagged):
-                        flagged.add(source)
-        _FLAGGED[key] = frozenset(flagged)
-    return _FLAGGED[key]
+                    for other, kind, c, low, x in tagged:
+                        if x.startswith(head + " ") and (x != own or other != tag):
+                            found.setdefault((etype, source), {})[(kind, other, c.source, low)] = (kind, other, c, low)
+        _PARTNERS[key] = {k: tuple(v.values()) for k, v in found.items()}
+    return _PARTNERS[key]
+
+
+def may_collide(templates: dict[str, TypeTemplates]) -> frozenset[str]:
+    """The template sources of ``collision_partners``."""
+    return frozenset(source for _, source in collision_partners(templates))
+
+
+def world_completes_otherwise(seed: int, position: int, source: str, input: str, target: str,
+                              templates: dict[str, TypeTemplates]) -> bool:
+    """Whether a true sentence about the world entity at ``position`` continues ``input`` (made
+    from the template ``source``) other than with ``target``: only the forms that
+    ``collision_partners`` names are rendered."""
+    entity = entity_at(seed, position)
+    partners = collision_partners(templates).get((entity.type, source))
+    if not partners:
+        return False
+    ref = entity.ref
+    sentences = []
+    for kind, tag, c, low in partners:
+        ctx = {"subject": ref, "Subject": ref if low else ref[:1].upper() + ref[1:]}
+        if kind == "fact":
+            sentences.append(c.render({**ctx, "object": fact(seed, position, tag).object}))
+        elif kind == "comp":
+            sentences.append(f"{c.render(ctx)} {follow(seed, position, tag)[-1].object}.")
+        else:
+            sentences.append(c.render({**ctx, **{r: fact(seed, position, r).object for r in templates[entity.type].intro_facts}}))
+    return ambiguous(input, target, sentences)
 
 
 _WORLD_FORMS: dict[tuple, tuple[str, ...]] = {}
@@ -124,9 +166,6 @@ _WORLD_FORMS: dict[tuple, tuple[str, ...]] = {}
 
 def world_forms(seed: int, position: int, templates: Optional[dict[str, TypeTemplates]] = None) -> tuple[str, ...]:
     """``forms`` of the world entity at ``position``, sorted (default: the package's templates)."""
-    from .facts import facts_of, follow
-    from .world import entity_at
-
     templates = templates or load_templates()
     key = (seed, position, id(templates))
     found = _WORLD_FORMS.get(key)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .completions import ambiguous, may_collide, world_forms
+from .completions import collision_partners, world_completes_otherwise
 from .facts import WorldFact, follow
 from .kinds import PROBE_KIND_TABLE
 from .render import Sentence, render_fact, subject_ctx
@@ -72,9 +72,8 @@ def split_cloze(text: str, target: str) -> str:
 
 def _completed_otherwise(ctx: ProbeContext, source: str, subject: WorldEntity, input: str, target: str) -> bool:
     """Whether another true sentence continues ``input`` differently (checked against the world
-    only for templates that ``may_collide`` flags)."""
-    return (source in may_collide(ctx.templates)
-            and ambiguous(input, target, world_forms(ctx.seed, subject.position, ctx.templates)))
+    only for templates that ``completions.collision_partners`` names)."""
+    return world_completes_otherwise(ctx.seed, subject.position, source, input, target, ctx.templates)
 
 
 def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
@@ -103,11 +102,12 @@ def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     for probe in ctx.drafts["memorization"][:n]:
         f = probe.facts[0]
         options = templates[f.subject.type].semantic[f.relation]
-        texts = [render_fact(o, f) for o in options]
-        sound = [t for o, t in zip(options, texts)
-                 if not _completed_otherwise(ctx, o.source, f.subject, split_cloze(t, f.object), f.object)]
-        choices = sound or texts
-        text = choices[rng.randrange(len(choices))]
+        partners = collision_partners(templates)
+        if any((f.subject.type, o.source) in partners for o in options):
+            sound = [o for o in options if not _completed_otherwise(
+                ctx, o.source, f.subject, split_cloze(render_fact(o, f), f.object), f.object)]
+            options = sound or options
+        text = render_fact(options[rng.randrange(len(options))], f)
         out.append(ProbeDraft("semantic", split_cloze(text, f.object), f.object, (f,), (f.relation,), True))
     return out
 
@@ -117,13 +117,14 @@ def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDr
     seed, focal, templates, stated = ctx.seed, ctx.entity, ctx.templates, ctx.stated
     t = templates[focal.type]
     probe_ctx, ctx = ctx, subject_ctx(focal)
+    partners = collision_partners(templates)
     inside, outside, fallback = [], [], []
     for path, inputs in t.compositions:
         chain = follow(seed, focal.position, path)
         target = chain[-1].object
-        texts = [c.render(ctx) for c in inputs]
-        sound = [x for c, x in zip(inputs, texts) if not _completed_otherwise(probe_ctx, c.source, focal, x, target)]
-        text = (sound or texts)[rng.randrange(len(sound or texts))]
+        sound = [c for c in inputs if (focal.type, c.source) not in partners
+                 or not _completed_otherwise(probe_ctx, c.source, focal, c.render(ctx), target)]
+        text = (sound or inputs)[rng.randrange(len(sound or inputs))].render(ctx)
         names = {focal.name} | {f.object for f in chain[:-1]}
         if target in names or target in text:
             continue  # the answer would be trivial or given away

@@ -144,9 +144,10 @@ def test_ambiguous_finds_another_continuation():
 
 
 def test_templates_flagged_once_cover_every_input_the_world_completes_otherwise():
-    """The generator checks only templates that ``may_collide`` flags; every probe input that the
-    world continues otherwise comes from one of them (here over 600 entities of every type)."""
-    from fictional_knowledge.completions import ambiguous, may_collide, world_forms
+    """The generator checks only templates that ``collision_partners`` names, against only the
+    forms it names; that gives exactly the answer of checking every true sentence of the world
+    (here for every probe candidate of 600 entities of every type)."""
+    from fictional_knowledge.completions import ambiguous, may_collide, world_completes_otherwise, world_forms
     from fictional_knowledge.facts import facts_of, follow
     from fictional_knowledge.probes import split_cloze
     from fictional_knowledge.render import render_fact, subject_ctx
@@ -158,17 +159,15 @@ def test_templates_flagged_once_cover_every_input_the_world_completes_otherwise(
     seen_ambiguous = 0
     for p in SMALL:
         sentences = world_forms(0, p, templates)
-        for f in facts_of(0, p):
-            t = templates[f.subject.type]
-            for c in t.passage[f.relation] + t.semantic[f.relation]:
-                if ambiguous(split_cloze(render_fact(c, f), f.object), f.object, sentences):
-                    seen_ambiguous += 1
-                    assert c.source in flagged, c.source
         e = entity_at(0, p)
-        for path, inputs in templates[e.type].compositions:
-            target = follow(0, p, path)[-1].object
-            for c in inputs:
-                if ambiguous(c.render(subject_ctx(e)), target, sentences):
-                    seen_ambiguous += 1
-                    assert c.source in flagged, c.source
+        candidates = [(c.source, split_cloze(render_fact(c, f), f.object), f.object)
+                      for f in facts_of(0, p) for c in templates[e.type].passage[f.relation] + templates[e.type].semantic[f.relation]]
+        candidates += [(c.source, c.render(subject_ctx(e)), follow(0, p, path)[-1].object)
+                       for path, inputs in templates[e.type].compositions for c in inputs]
+        for source, text, target in candidates:
+            full = ambiguous(text, target, sentences)
+            assert full == world_completes_otherwise(0, p, source, text, target, templates), (source, text)
+            if full:
+                seen_ambiguous += 1
+                assert source in flagged, source
     assert seen_ambiguous > 100  # the templates do collide: the generator has work to do
