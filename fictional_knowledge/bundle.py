@@ -18,7 +18,7 @@ from .kinds import PROBE_KIND_TABLE
 from .probes import ProbeContext, generate_probes
 from .render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
 from .seeding import item_rng, make_id
-from .soundness import value_bounds, value_kind
+from .qa_rules import value_bounds, value_kind
 from .templates import TypeTemplates
 from .world import entity_at
 
@@ -50,14 +50,14 @@ def _attributes(seed: int, entity) -> dict:
 
 
 def _world_attrs(seed: int, position: int) -> dict:
-    """An entity's attributes with links as positions (for ``soundness.value_bounds``)."""
+    """An entity's attributes with links as positions (for ``qa_rules.value_bounds``)."""
     e = entity_at(seed, position)
     return {**e.values, **e.links}
 
 
 def _qa_constraints(seed: int, entity, stated: tuple) -> tuple[dict, Callable]:
     """The values of each kind that the entity's passage states (``stated`` facts), and the
-    bounds of each relation's possible values (see ``soundness.value_bounds``)."""
+    bounds of each relation's possible values (see ``qa_rules.value_bounds``)."""
     by_kind: dict[tuple, list[str]] = {}
     for f in stated:
         by_kind.setdefault(value_kind(f.subject.type, f.relation), []).append(f.object)

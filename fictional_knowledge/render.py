@@ -16,7 +16,7 @@ from typing import Optional
 
 from .facts import WorldFact, facts_of
 from .seeding import item_rng
-from .soundness import possible
+from .qa_rules import possible
 from .templates import Compiled, TypeTemplates
 from .world import WorldEntity, entity_at, format_value
 
@@ -230,7 +230,7 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random, preferred: 
 
     One distractor is drawn from ``preferred`` (values of the right kind that the subject's own
     passage states) when it offers one; numbers outside ``bounds`` (impossible given the
-    subject's other facts, e.g. a book dated before its author's birth: ``soundness.value_bounds``)
+    subject's other facts, e.g. a book dated before its author's birth: ``qa_rules.value_bounds``)
     are never used, and when the world offers too few possible ones, numbers are drawn within
     ``bounds``."""
     def ok(value: str) -> bool:

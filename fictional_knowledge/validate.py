@@ -406,8 +406,8 @@ def _facts_maps(ctx: Context, rows: list[dict]) -> dict:
 @check("qa_distractor_possible", "entities", "facts", "qa")
 def qa_distractor_possible(ctx: Context, config: str, rows: list[dict]) -> None:
     """No QA choice is ruled out by the subject's other facts (a book dated before its author's
-    birth, a city as populous as its country: ``soundness.value_bounds``)."""
-    from .soundness import possible, value_bounds
+    birth, a city as populous as its country: ``qa_rules.value_bounds``)."""
+    from .qa_rules import possible, value_bounds
 
     if config == "entities":
         _world_index(ctx, rows)

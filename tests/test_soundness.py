@@ -110,7 +110,7 @@ def test_qa_figures_count_a_planted_impossible_choice(tiny_build, tmp_path):
 
     from fictional_knowledge.arrow import schema_of
     from fictional_knowledge.io import config_files, read_rows
-    from fictional_knowledge.soundness import qa_figures
+    from fictional_knowledge.qa_rules import qa_figures
 
     build = tmp_path / "b"
     shutil.copytree(tiny_build, build)
