@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, model_validator
 
 from fictional_knowledge.kinds import PROBE_KIND_TABLE, PROBE_KINDS
+from fictional_knowledge.generate.names import ALLOWED as _NAMES_ALLOWED
+from fictional_knowledge.generate.world import BLOCK as _BLOCK
 from fictional_knowledge.generate.world import ENTITY_SPECS, attribute_types
 
 ENTITY_TYPES: tuple[str, ...] = tuple(ENTITY_SPECS)
@@ -134,11 +136,12 @@ class FKRow(FrozenModel):
     paraphrases: list[str]
 
 
-#: The world's size: unique core words (``names.ALLOWED`` = 4,801,966) rounded down to whole
-#: blocks of 20 positions, since a partial last block links to the rest of its block.
-MAX_ENTITIES = 4_801_960
+#: The world's size: positions with a unique core word (``generate.names.ALLOWED``, 939,249: names
+#: at least 3 edits apart) rounded down to whole blocks, since a partial last block links to the
+#: rest of its block: 939,240.
+MAX_ENTITIES = _NAMES_ALLOWED // _BLOCK * _BLOCK
 #: Compositional probes every entity type can give (the fewest relation paths of a type whose
-#: answer is not given away); more need a check per passage (``build.check_capacity``).
+#: answer is not given away); more need a check per passage (``dataset.builder.check_capacity``).
 MAX_COMPOSITIONAL = 6
 #: Wrong choices per QA row, at most: relations with few values (8 continents) run out of distinct
 #: wrong values among the entities near a subject beyond 4 (a build then stops with a one-line error).

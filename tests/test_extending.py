@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import typing
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -54,15 +55,20 @@ KIND_ROW = ('''                  "the target follows only by chaining two or mor
 ''' + KIND_SPEC + ')')
 STATEMENT_FN = '''def statement_probes(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     """Cloze probes on the fact-storing statements (``statements`` config) of the focal
-    entity's first ``n`` facts."""
-    from .facts import facts_of
-    from .render import statement
+    entity's first ``n`` facts whose input no other true sentence of the world continues
+    differently."""
+    from fictional_knowledge.generate.completions import ambiguous, world_forms
+    from fictional_knowledge.generate.facts import facts_of
+    from fictional_knowledge.generate.render import statement
 
+    sentences = world_forms(ctx.seed, ctx.entity.position, ctx.templates)
     out = []
-    for f in facts_of(ctx.seed, ctx.entity.position)[:n]:
+    for f in facts_of(ctx.seed, ctx.entity.position):
         text = statement(ctx.seed, f, ctx.templates)
-        out.append(ProbeDraft("statement", split_cloze(text, f.object), f.object, (f,), (f.relation,),
-                              f.id in ctx.stated))
+        probe = ProbeDraft("statement", split_cloze(text, f.object), f.object, (f,), (f.relation,),
+                           f.id in ctx.stated)
+        if len(out) < n and not ambiguous(probe.input, probe.target, sentences):
+            out.append(probe)
     return out
 '''
 KIND_GENERATOR = ('''\n\ndef compositional(''', '''\n\n''' + STATEMENT_FN + '''\n\ndef compositional(''')
@@ -196,10 +202,13 @@ def test_walkthrough_add_a_probe_kind(tmp_path, base_rows):
     out = _run(root, "from fictional_knowledge.cli import app; app(['build', '--help'])")
     assert "--statement" in out and "Statement probes per passage." in out
 
-    rows = _build(root, seed=0, entities=200, paraphrases=2, statement_probes=3)
+    rows = _build(root, seed=0, entities=200, paraphrases=2, statement_probes=2)
     assert rows["ok"], rows["lines"]
     new = [p for p in rows["probes"] if p["kind"] == "statement"]
-    assert len(new) == 3 * len(rows["passages"])
+    per_passage = Counter(p["passage_id"] for p in new)
+    # every passage gets the 2 asked for (a build refuses a count some passage cannot hold: with
+    # 3, entity 19 has only 2 statements whose input no other true sentence continues differently)
+    assert set(per_passage) == {p["id"] for p in rows["passages"]} and set(per_passage.values()) == {2}
     statements = {s["text"] for s in rows["statements"]}
     assert all(f"{p['input']} {p['target']}." in statements for p in new)
     # the other kinds' probes, and everything else, are unchanged

@@ -78,6 +78,7 @@ def test_cli_reads_every_file_format_and_writes_json(suffix, tmp_path):
     for key, value in EXPECTED.items():
         assert written[key] == pytest.approx(value, abs=1e-12)
     assert [p.name for p in out.parent.iterdir()] == ["stats.json"]  # no temp file left
+    assert written["soundness"] is None  # a file of passages has no world to check
 
 
 def test_text_field_without_facts_or_paraphrases_leaves_those_metrics_empty(tmp_path):
@@ -87,6 +88,16 @@ def test_text_field_without_facts_or_paraphrases_leaves_those_metrics_empty(tmp_
     assert stats.facts_per_100_words is None and stats.paraphrase_bigram_jaccard is None
     result = runner.invoke(app, ["stats", str(path)])
     assert "| facts per 100 words | — |" in result.output
+
+
+def test_build_folder_prints_and_writes_soundness_figures(tiny_build, tmp_path):
+    out = tmp_path / "stats.json"
+    result = runner.invoke(app, ["stats", str(tiny_build), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "| world constraint `largest_city`: violations | 0 |" in result.output
+    assert "| probes whose input another true sentence continues differently | 0 of 900" in result.output
+    sound = json.loads(out.read_text())["soundness"]
+    assert sound["world_violations"]["river_continent"] == 0 and sound["qa_impossible_distractor_rows"] == 0
 
 
 def test_build_folder_and_sample(tiny_build):
@@ -142,6 +153,9 @@ def test_readme_table_is_what_the_command_prints_on_the_default_build(tmp_path):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Text statistics", 1)[1].split("\n## ", 1)[0]
     assert "fkgen stats builds/seed-0 --sample 130 --seed 0" in section
-    shown = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    shown, soundness = re.findall(r"```text\n(.*?)\n```", section, re.S)[:2]
     build(BuildConfig(seed=0), tmp_path / "seed-0", workers=1)
     assert shown == format_table(measure(read_passages(tmp_path / "seed-0", sample=130, seed=0)))
+    from fictional_knowledge.dataset.figures import build_figures, format_figures
+
+    assert soundness == format_figures(build_figures(tmp_path / "seed-0"))  # "Soundness figures"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fictional_knowledge.generate.facts import facts_of
-from fictional_knowledge.generate.names import ALLOWED, core_word
+from fictional_knowledge.generate.names import ALLOWED, CODES, close_pairs, core_word, edit_distance, phonotactic_pattern
 from fictional_knowledge.generate.world import BLOCK, RELATIONS, closure, entity_at, type_at
 
 POSITIONS = range(0, 40 * BLOCK)
@@ -18,12 +18,61 @@ def test_schema_has_enough_types_and_relations():
     assert len(linking) >= 10
 
 
-def test_core_words_are_injective_and_equal_length():
-    words = [core_word(7, p) for p in range(50_000)]
+def test_core_words_are_injective_with_two_patterns_and_three_letters_apart():
+    words = [core_word(7, p) for p in range(50_000)] + [core_word(7, p) for p in range(ALLOWED - 2000, ALLOWED)]
     assert len(set(words)) == len(words)
-    assert len({len(w) for w in words}) == 1
+    patterns = {phonotactic_pattern(w) for w in words}
+    assert patterns == {c.pattern for c in CODES}
+    assert close_pairs(words) == []  # every pair at least 3 edits apart
     with pytest.raises(ValueError):
         core_word(7, ALLOWED)
+
+
+def test_close_pairs_finds_every_pair_within_two_edits():
+    """The bucketed search agrees with comparing every pair, on words with many near neighbours."""
+    import random
+
+    rng = random.Random(1)
+    words = sorted({"".join(rng.choice("abc") for _ in range(rng.randint(3, 6))) for _ in range(300)})
+    brute = {(a, b) for i, a in enumerate(words) for b in words[i + 1:] if edit_distance(a, b) <= 2}
+    assert {(a, b) for a, b, _ in close_pairs(words)} == brute
+    assert edit_distance("suroraz", "suragaz") == 2 and edit_distance("kitten", "sitting") == 3
+
+
+def test_changing_one_or_two_free_letters_changes_three_letters():
+    """The codes' distance argument, checked directly: from sample codewords, every change of one
+    or two free letters gives a codeword that differs in at least 3 letters."""
+    from itertools import combinations
+
+    from fictional_knowledge.generate.names import CONSONANTS, VOWELS
+
+    for code in CODES:
+        radix = [len(CONSONANTS) if code.pattern[i] == "C" else len(VOWELS) for i in code.free]
+        for m in range(7, code.size, code.size // 15):
+            digits, x = [], m
+            for r in reversed(radix):
+                x, d = divmod(x, r)
+                digits.insert(0, d)
+            word = code.word(m)
+            for k in (1, 2):
+                for where in combinations(range(len(radix)), k):
+                    for values in _product([range(radix[i]) for i in where]):
+                        if any(v == digits[i] for i, v in zip(where, values)):
+                            continue
+                        new = digits[:]
+                        for i, v in zip(where, values):
+                            new[i] = v
+                        n = 0
+                        for d, r in zip(new, radix):
+                            n = n * r + d
+                        other = code.word(n)
+                        assert sum(a != b for a, b in zip(word, other)) >= 3, (word, other)
+
+
+def _product(ranges):
+    from itertools import product
+
+    return product(*ranges)
 
 
 def test_names_unique_and_never_substrings_of_each_other():
@@ -45,7 +94,9 @@ def test_links_are_consistent():
             capital = entity_at(0, e.links["capital"])
             assert capital.links["located_in"] == p
             assert entity_at(0, e.links["largest_city"]).links["located_in"] == p
-            assert e.links["capital"] != e.links["largest_city"]
+            cities = [c for c in range(e.block * BLOCK, (e.block + 1) * BLOCK) if type_at(c) == "city"]
+            largest = max(entity_at(0, c).values["population"] for c in cities)
+            assert entity_at(0, e.links["largest_city"]).values["population"] == largest  # may be the capital
         if e.type == "person":
             assert e.links["born_in"] != e.links["lives_in"]
         if e.type == "organization":

@@ -16,7 +16,12 @@ def stats_cmd(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON to this file."),
 ) -> None:
     """Sentence length, distinct-n, skeletons, pronouns, same openings, facts per 100 words and
-    paraphrase overlap of passages (issue 11's definitions), as a table on stdout."""
+    paraphrase overlap of passages (issue 11's definitions), as a table on stdout; for a build
+    folder also its soundness figures (world constraints, names, QA distractors, probes whose
+    input is completed otherwise), measured on the whole build."""
+    from dataclasses import replace
+
+    from fictional_knowledge.dataset.figures import build_figures, format_figures
     from fictional_knowledge.cli.build import fail
     from fictional_knowledge.dataset.stats import StatsError, format_table, measure, read_passages, write_json
 
@@ -26,6 +31,10 @@ def stats_cmd(
         rows = read_passages(path, sample=sample, seed=seed)
         stats = measure(rows, source=str(path))
         typer.echo(format_table(stats))
+        if path.is_dir():
+            stats = replace(stats, soundness=build_figures(path))
+            typer.echo("")
+            typer.echo(format_figures(stats.soundness))
         if json_out is not None:
             write_json(stats, json_out)
     except StatsError as exc:

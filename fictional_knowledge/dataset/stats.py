@@ -62,6 +62,7 @@ class TextStats:
     same_opening_rate: float
     facts_per_100_words: Optional[float]
     paraphrase_bigram_jaccard: Optional[float]
+    soundness: Optional[dict] = None  # builds only: ``soundness.build_figures``
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -324,6 +324,154 @@ def names_substring(ctx: Context, config: str, rows: list[dict]) -> None:
     # the names are collected while indexing the entities; the comparison runs once all are known
 
 
+def _world_index(ctx: Context, rows: list[dict]):
+    """The entities the world checks read, collected once however many of them run."""
+    from fictional_knowledge.generate.soundness import WorldIndex
+
+    index = ctx.state.setdefault("_world", WorldIndex())
+    if index.last is not rows:
+        index.add_rows(r for r in rows if r["id"] not in ctx.invalid)
+        index.last = rows
+    return index
+
+
+def _world_check(name: str) -> None:
+    """Register the world constraint ``soundness.WORLD_CHECKS[name]`` as the check ``world_<name>``."""
+    from fictional_knowledge.generate.soundness import WORLD_CHECKS
+
+    world = WORLD_CHECKS[name]
+
+    def finish(ctx: Context) -> None:
+        index = ctx.state.get("_world")
+        if index is None:
+            return
+        found = world.fn(index)
+        for line in found[:MAX_EXAMPLES]:
+            ctx.report.fail(f"world_{name}", line, 0)
+        if found:
+            ctx.report.counts[f"world_{name}"] += len(found)
+
+    def rows(ctx: Context, config: str, batch: list[dict]) -> None:
+        _world_index(ctx, batch)
+
+    CHECKS[f"world_{name}"] = Check(f"world_{name}", world.doc, ("entities",), rows, finish)
+
+
+def _register_world_checks() -> None:
+    from fictional_knowledge.generate.soundness import WORLD_CHECKS
+
+    for name in WORLD_CHECKS:
+        _world_check(name)
+
+
+_register_world_checks()
+
+
+def _names_distance_finish(ctx: Context) -> None:
+    from fictional_knowledge.generate.soundness import close_name_pairs
+
+    st = ctx.state.get("names_distance")
+    if not st:
+        return
+    found = close_name_pairs(st)
+    for a, b, d in found[:MAX_EXAMPLES]:
+        ctx.report.fail("names_distance", f"{a!r} and {b!r} are {d} letter(s) apart", 0)
+    if found:
+        ctx.report.counts["names_distance"] += len(found)
+
+
+@check("names_distance", "entities", finish=_names_distance_finish)
+def names_distance(ctx: Context, config: str, rows: list[dict]) -> None:
+    """Any two entities' invented name words are at least 3 edits apart (names that are equal or
+    inside one another are left to names_unique and names_substring)."""
+    names = ctx.state.setdefault("names_distance", [])
+    names.extend(r["name"] for r in rows if r["id"] not in ctx.invalid and isinstance(r.get("name"), str))
+
+
+def _facts_maps(ctx: Context, rows: list[dict]) -> dict:
+    """Facts by subject and the subject of each fact (for the QA and probe soundness checks),
+    collected once however many of them run."""
+    from fictional_knowledge.generate.completions import FactSubjects, add_fact
+
+    st = ctx.state.get("_facts")
+    if st is None:
+        st = ctx.state["_facts"] = {"by_subject": {}, "subject_of": FactSubjects(), "last": None}
+    if st["last"] is not rows:
+        st["last"] = rows
+        for r in rows:
+            if r["id"] not in ctx.invalid:
+                add_fact(st["by_subject"], st["subject_of"], r)
+    return st
+
+
+@check("qa_distractor_possible", "entities", "facts", "qa")
+def qa_distractor_possible(ctx: Context, config: str, rows: list[dict]) -> None:
+    """No QA choice is ruled out by the subject's other facts (a book dated before its author's
+    birth, a city as populous as its country: ``qa_rules.value_bounds``)."""
+    from fictional_knowledge.generate.qa_rules import possible, value_bounds
+
+    if config == "entities":
+        _world_index(ctx, rows)
+        return
+    if config == "facts":
+        _facts_maps(ctx, rows)
+        return
+    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
+    if index is None or facts is None:
+        return
+
+    def lookup(eid):
+        found = index.get(eid)
+        return found[2] if found else None
+
+    for r in rows:
+        subject, relation = facts["subject_of"].get(r["fact_id"], (None, None))
+        entity = index.get(subject)
+        if r["id"] in ctx.invalid or entity is None:
+            continue
+        bounds = value_bounds(entity[0], relation, entity[2], lookup)
+        bad = [c for c in r["choices"] if c != r["answer"] and not possible(bounds, c)]
+        if bad:
+            ctx.report.fail("qa_distractor_possible", f"{r['id']}: {relation} choice(s) {bad} outside "
+                            f"{bounds[0]:g}-{bounds[1]:g} given the subject's other facts")
+
+
+@check("probe_completed_otherwise", "entities", "facts", "probes")
+def probe_completed_otherwise(ctx: Context, config: str, rows: list[dict]) -> None:
+    """No probe input is continued differently by another true sentence of the world ("... was
+    born in" expecting a city while "... was born in the year 1944" is true: ``completions``)."""
+    from fictional_knowledge.generate.completions import BuildForms
+
+    if config == "entities":
+        _world_index(ctx, rows)
+        return
+    if config == "facts":
+        _facts_maps(ctx, rows)
+        return
+    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
+    if index is None or facts is None:
+        return
+    forms = ctx.state.get("_forms")
+    if forms is None:
+        entities = _NamesView(index.entities)
+        forms = ctx.state["_forms"] = BuildForms(maps=(entities, facts["by_subject"], facts["subject_of"]))
+    for r in rows:
+        if r["id"] not in ctx.invalid and forms.completed_otherwise(r):
+            ctx.report.fail("probe_completed_otherwise", f"{r['id']}: {r['input']!r} is continued by another "
+                            f"true sentence than with {r['target']!r}")
+
+
+class _NamesView:
+    """``id -> (type, name)`` over a ``WorldIndex``'s entities, without copying them."""
+
+    def __init__(self, entities: dict):
+        self._entities = entities
+
+    def get(self, eid, default=None):
+        found = self._entities.get(eid)
+        return (found[0], found[1]) if found else default
+
+
 @check("joins", *(c for c in CONFIG_NAMES if c != "entities"))
 def joins(ctx: Context, config: str, rows: list[dict]) -> None:
     """Every id a row refers to (subject, object, facts, passage) exists in the build."""
@@ -683,6 +831,10 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
             ctx.state.pop("names", None)
         elif config == "probes":
             ctx.sentence_keys = HashSet()
+            ctx.state.pop("_forms", None)
+        elif config == "qa":  # the world and facts indices serve the soundness checks up to qa
+            ctx.state.pop("_world", None)
+            ctx.state.pop("_facts", None)
     return report
 
 

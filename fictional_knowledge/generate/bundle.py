@@ -10,6 +10,7 @@ dump.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from fictional_knowledge.generate.facts import facts_of
 from fictional_knowledge.models import QA, Attributes, BuildConfig, Entity, Fact, FKRow, Passage, Probe, Statement, sorted_fields
@@ -17,6 +18,7 @@ from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.probes import ProbeContext, generate_probes
 from fictional_knowledge.generate.render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
 from fictional_knowledge.generate.seeding import item_rng, make_id
+from fictional_knowledge.generate.qa_rules import value_bounds, value_kind
 from fictional_knowledge.generate.templates import TypeTemplates
 from fictional_knowledge.generate.world import entity_at
 
@@ -47,10 +49,33 @@ def _attributes(seed: int, entity) -> dict:
     return {k: attrs.get(k) for k in _ATTRIBUTE_KEYS}
 
 
+def _world_attrs(seed: int, position: int) -> dict:
+    """An entity's attributes with links as positions (for ``qa_rules.value_bounds``)."""
+    e = entity_at(seed, position)
+    return {**e.values, **e.links}
+
+
+def _qa_constraints(seed: int, entity, stated: tuple) -> tuple[dict, Callable]:
+    """The values of each kind that the entity's passage states (``stated`` facts), and the
+    bounds of each relation's possible values (see ``qa_rules.value_bounds``)."""
+    by_kind: dict[tuple, list[str]] = {}
+    for f in stated:
+        by_kind.setdefault(value_kind(f.subject.type, f.relation), []).append(f.object)
+    attrs = {**entity.values, **entity.links}
+
+    def bounds(relation: str):
+        return value_bounds(entity.type, relation, attrs, lambda pos: _world_attrs(seed, pos))
+    return by_kind, bounds
+
+
 def world_records(seed: int, position: int, config: BuildConfig,
                   templates: dict[str, TypeTemplates]) -> dict[str, list]:
-    """Entity, facts, statements and QA rows of the entity at ``position``."""
+    """Entity, facts, statements and QA rows of the entity at ``position``. Its QA distractors
+    include a value of the right kind from its own passage when that states one (the passage the
+    entity has as a focal entity, so that its rows do not depend on whether it is focal)."""
     entity = entity_at(seed, position)
+    stated = _passage(seed, position, config, templates)[0].facts
+    by_kind, bounds = _qa_constraints(seed, entity, stated)
     out = {"entities": [_row(Entity, id=entity.id, type=entity.type, name=entity.name,
                              attributes=_attributes(seed, entity))],
            "facts": [], "statements": [], "qa": []}
@@ -62,7 +87,9 @@ def world_records(seed: int, position: int, config: BuildConfig,
                                          entity_id=entity.id, text=text))
         qa_rng = item_rng(seed, "qa", f.id)
         question, question_para = question_pair(f, templates, qa_rng)
-        wrong = distractors(seed, f, config.distractors, qa_rng)
+        wrong = distractors(seed, f, config.distractors, qa_rng,
+                            tuple(dict.fromkeys(by_kind.get(value_kind(entity.type, f.relation), ()))),
+                            bounds(f.relation))
         index = qa_rng.randrange(len(wrong) + 1)
         choices = wrong[:index] + [f.object] + wrong[index:]
         out["qa"].append(_row(QA, id=make_id("qa", seed, f.id, question), fact_id=f.id, entity_id=entity.id,
@@ -71,9 +98,15 @@ def world_records(seed: int, position: int, config: BuildConfig,
     return out
 
 
-def passage_records(seed: int, position: int, config: BuildConfig,
-                    templates: dict[str, TypeTemplates]) -> dict[str, list]:
-    """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""
+_LAST_PASSAGE: list = [None, None]  # (key, value): world_records and passage_records share it
+
+
+def _passage(seed: int, position: int, config: BuildConfig, templates: dict[str, TypeTemplates]):
+    """The plan, sentence bank and sentences of a focal entity's passage (computed once for its
+    QA rows and its passage rows, which the build makes one after the other)."""
+    key = (seed, position, config, id(templates))
+    if _LAST_PASSAGE[0] == key:
+        return _LAST_PASSAGE[1]
     entity = entity_at(seed, position)
     rng = item_rng(seed, "passage", entity.id)
     target = rng.randint(config.passage_min_words, min(config.passage_max_words, config.passage_min_words + 150))
@@ -84,6 +117,15 @@ def passage_records(seed: int, position: int, config: BuildConfig,
         plan = replace(plan, linked=plan.linked[:-1])  # the word estimate was low: drop a group
         bank = SentenceBank(plan, templates)
         sentences = realize(plan, templates, item_rng(seed, "passage-retry", (entity.id, len(plan.linked))), bank)
+    _LAST_PASSAGE[:] = [key, (plan, bank, sentences)]
+    return plan, bank, sentences
+
+
+def passage_records(seed: int, position: int, config: BuildConfig,
+                    templates: dict[str, TypeTemplates]) -> dict[str, list]:
+    """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""
+    entity = entity_at(seed, position)
+    plan, bank, sentences = _passage(seed, position, config, templates)
     prng = item_rng(seed, "paraphrases", entity.id)
     paras = paraphrases(plan, templates, prng, sentences, bank, config.paraphrases)
     text = join(sentences)

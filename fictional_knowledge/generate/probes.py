@@ -8,7 +8,9 @@
   passage states every fact on the path; the others need facts from other passages.
 
 Every probe satisfies the probe rule: ``input + " " + target`` is its full text, and neither
-part has outer whitespace.
+part has outer whitespace. A probe's input should also fix its answer: each generator prefers
+candidates whose input no other true sentence of the world continues differently
+(``completions.ambiguous``), and uses another only when it lacks enough (``fkgen stats`` counts them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from fictional_knowledge.generate.completions import collision_partners, world_completes_otherwise
 from fictional_knowledge.generate.facts import WorldFact, follow
 from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.render import Sentence, render_fact, subject_ctx
@@ -67,18 +70,29 @@ def split_cloze(text: str, target: str) -> str:
     return text[: -len(suffix)]
 
 
+def _completed_otherwise(ctx: ProbeContext, source: str, subject: WorldEntity, input: str, target: str) -> bool:
+    """Whether another true sentence continues ``input`` differently (checked against the world
+    only for templates that ``completions.collision_partners`` names)."""
+    return world_completes_otherwise(ctx.seed, subject.position, source, input, target, ctx.templates)
+
+
 def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
-    """``n`` probes from the passage's fact sentences: the focal entity's own facts first."""
+    """``n`` probes from the passage's fact sentences: the focal entity's own facts first, and
+    sentences whose cut another true sentence continues differently only when too few others."""
     sentences, focal_id = ctx.sentences, ctx.entity.id
     own = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id == focal_id]
     linked = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id != focal_id]
     rng.shuffle(own)
     rng.shuffle(linked)
-    out = []
-    for s in (own + linked)[:n]:
+    out, fallback = [], []
+    for s in own + linked:
+        if len(out) == n:
+            break
         f = s.fact
-        out.append(ProbeDraft("memorization", split_cloze(s.text, f.object), f.object, (f,), (f.relation,), True))
-    return out
+        probe = ProbeDraft("memorization", split_cloze(s.text, f.object), f.object, (f,), (f.relation,), True)
+        source = ctx.templates[f.subject.type].passage[f.relation][s.variant].source
+        (fallback if _completed_otherwise(ctx, source, f.subject, probe.input, f.object) else out).append(probe)
+    return out + fallback[:n - len(out)]
 
 
 def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
@@ -88,6 +102,11 @@ def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     for probe in ctx.drafts["memorization"][:n]:
         f = probe.facts[0]
         options = templates[f.subject.type].semantic[f.relation]
+        partners = collision_partners(templates)
+        if any((f.subject.type, o.source) in partners for o in options):
+            sound = [o for o in options if not _completed_otherwise(
+                ctx, o.source, f.subject, split_cloze(render_fact(o, f), f.object), f.object)]
+            options = sound or options
         text = render_fact(options[rng.randrange(len(options))], f)
         out.append(ProbeDraft("semantic", split_cloze(text, f.object), f.object, (f,), (f.relation,), True))
     return out
@@ -97,23 +116,27 @@ def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDr
     """``n`` multi-hop probes, alternating between in-passage and cross-passage ones."""
     seed, focal, templates, stated = ctx.seed, ctx.entity, ctx.templates, ctx.stated
     t = templates[focal.type]
-    ctx = subject_ctx(focal)
-    inside, outside = [], []
+    probe_ctx, ctx = ctx, subject_ctx(focal)
+    partners = collision_partners(templates)
+    inside, outside, fallback = [], [], []
     for path, inputs in t.compositions:
         chain = follow(seed, focal.position, path)
         target = chain[-1].object
-        text = inputs[rng.randrange(len(inputs))].render(ctx)
+        sound = [c for c in inputs if (focal.type, c.source) not in partners
+                 or not _completed_otherwise(probe_ctx, c.source, focal, c.render(ctx), target)]
+        text = (sound or inputs)[rng.randrange(len(sound or inputs))].render(ctx)
         names = {focal.name} | {f.object for f in chain[:-1]}
         if target in names or target in text:
             continue  # the answer would be trivial or given away
         in_passage = all(f.id in stated for f in chain)
         probe = ProbeDraft("compositional", text, target, tuple(chain), path, in_passage)
-        (inside if in_passage else outside).append(probe)
+        (fallback if not sound else inside if in_passage else outside).append(probe)
     rng.shuffle(inside)
     rng.shuffle(outside)
+    rng.shuffle(fallback)
     out = []
     while len(out) < n and (inside or outside):
         for group in (inside, outside):
             if group and len(out) < n:
                 out.append(group.pop())
-    return out
+    return out + fallback[:n - len(out)]

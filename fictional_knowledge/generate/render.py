@@ -17,6 +17,7 @@ from typing import Optional
 from fictional_knowledge.errors import InputError
 from fictional_knowledge.generate.facts import WorldFact, facts_of
 from fictional_knowledge.generate.seeding import item_rng
+from fictional_knowledge.generate.qa_rules import possible
 from fictional_knowledge.generate.templates import Compiled, TypeTemplates
 from fictional_knowledge.generate.world import WorldEntity, entity_at, format_value
 
@@ -219,29 +220,58 @@ def question_pair(f: WorldFact, templates: dict[str, TypeTemplates], rng: random
     return qs[0].render(ctx), qs[para].render(ctx)
 
 
-def distractors(seed: int, f: WorldFact, n: int, rng: random.Random) -> list[str]:
+def distractors(seed: int, f: WorldFact, n: int, rng: random.Random, preferred: tuple[str, ...] = (),
+                bounds: Optional[tuple[float, float]] = None) -> list[str]:
     """``n`` wrong answers of the same relation: the values of other entities of the subject's
     type. They come from entities *before* the subject in the world (up to ``WINDOW`` blocks back),
     which every build containing the subject also contains, so a distractor is as likely as the
     answer to occur in the training data and a model cannot pick the answer merely for having seen
     it. Only near the start of the world, where too few earlier entities exist, are later ones
-    used."""
+    used.
+
+    One distractor is drawn from ``preferred`` (values of the right kind that the subject's own
+    passage states) when it offers one; numbers outside ``bounds`` (impossible given the
+    subject's other facts, e.g. a book dated before its author's birth: ``qa_rules.value_bounds``)
+    are never used, and when the world offers too few possible ones, numbers are drawn within
+    ``bounds``."""
+    def ok(value: str) -> bool:
+        return possible(bounds, value)
+
     out: list[str] = []
+    pool = [v for v in preferred if v != f.object and ok(v)]
+    if pool:
+        out.append(pool[rng.randrange(len(pool))])
+    rand = rng.random
     for pool in _distractor_pools(f.subject.type, f.subject.position):
+        if len(out) == n:
+            break
         pool = list(pool)
-        shuffle(pool, rng.random)
-        for pos in pool:
-            other = entity_at(seed, pos)
+        for i in range(len(pool)):  # a lazy Fisher-Yates: only as many draws as distractors tried
+            j = i + int(rand() * (len(pool) - i))
+            pool[i], pool[j] = pool[j], pool[i]
+            other = entity_at(seed, pool[i])
             if f.relation in other.links:
                 value = entity_at(seed, other.links[f.relation]).name
             else:
                 value = format_value(f.relation, other.values[f.relation])
-            if value != f.object and value not in out:
+            if value != f.object and value not in out and ok(value):
                 out.append(value)
                 if len(out) == n:
-                    return out
-    raise InputError(f"could not find {n} distractors for {f.relation} of {f.subject.name}: the entities "
-                     f"near it hold fewer distinct values; lower --distractors (BuildConfig.distractors)")
+                    break
+    if len(out) < n and bounds is not None:
+        lo = int(bounds[0])
+        hi = int(bounds[1]) if bounds[1] != float("inf") else 3 * lo + 10
+        for _ in range(1000):
+            if len(out) == n:
+                break
+            value = format_value(f.relation, rng.randint(lo, hi))
+            if value != f.object and value not in out:
+                out.append(value)
+    if len(out) < n:
+        raise InputError(f"could not find {n} distractors for {f.relation} of {f.subject.name}: the entities "
+                         f"near it hold fewer distinct values; lower --distractors (BuildConfig.distractors)")
+    shuffle(out, rng.random)  # the passage's distractor is not always first
+    return out
 
 
 @lru_cache(maxsize=256)

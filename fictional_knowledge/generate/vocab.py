@@ -68,3 +68,13 @@ AWARD_FORMS = ("{} Prize", "{} Medal", "{} Award")
 NAME_WORDS: tuple[str, ...] = (
     ("River", "The") + tuple(k for _, k in ORG_KINDS) + WORK_NOUNS + EVENT_NOUNS
 )
+
+#: Occupations whose work is writing text of a kind other than books (journalism, editing,
+#: copywriting, dictionaries, manuals). Listed beside a book's authorship they read as a
+#: contradiction ("the lexicographer wrote the detective novel"), so no author holds one
+#: (``soundness.author_occupation``); plain "writer" fits any book and is not listed.
+OTHER_WRITING_JOBS: frozenset[str] = frozenset(
+    j for j in OCCUPATIONS
+    if re.search(r"journalist|editor|copywriter|lexicograph|technical author|science writer|^copy$|"
+                 r"publishing copy|press sub|editorial", j) and not j.startswith("video ")
+)

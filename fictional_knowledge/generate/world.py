@@ -3,10 +3,11 @@
 The world is infinite and lazily defined. Entities sit at *positions*; position ``p`` lies in
 block ``p // BLOCK`` and its offset in the block fixes its type (``BLOCK_LAYOUT``). Everything about
 the entity at ``p`` is a pure function of ``(seed, p)``: its name, its attributes, and its links,
-which point to entities in the same or an earlier block (within ``WINDOW`` blocks), except two
-links inside a block (a country's capital and a city's river). A build of N entities is therefore
-the first N positions plus the few linked entities they need, and entity k is the same in every
-build that contains it.
+which point to entities in the same or an earlier block (within ``WINDOW`` blocks); links inside
+a block may point forward (a country's cities and head of state, a city's river). A build of N
+entities is therefore the first N positions plus the few linked entities they need, and entity k
+is the same in every build that contains it. The world keeps the constraints of
+``soundness.WORLD_CHECKS`` (largest cities, populations, continents, lifespans, roles).
 """
 
 from __future__ import annotations
@@ -89,15 +90,20 @@ class Draw:
 
 
 def _country(d: Draw) -> tuple[str, str]:
+    """A country and its four cities (the cities of its block): its largest city is the most
+    populous of them, its population exceeds theirs together, and its head of state is the
+    block's person chosen by ``head_of_state_position`` (born 1945 or later: alive today)."""
     rng = d.rng
-    d.links["capital"] = d.in_block("city", 0)
-    d.links["largest_city"] = d.in_block("city", 1)
-    d.links["head_of_state"] = d.block * BLOCK + rng.choice(_OFFSETS["person"])
-    d.values["continent"] = vocab.CONTINENTS[rng.randrange(len(vocab.CONTINENTS))]
+    cities = [d.in_block("city", i) for i in range(_OFFSETS_COUNT["city"])]
+    populations = [d.entity(c).values["population"] for c in cities]
+    d.links["capital"] = cities[0]
+    d.links["largest_city"] = cities[max(range(len(cities)), key=lambda i: (populations[i], -i))]
+    d.links["head_of_state"] = head_of_state_position(d.seed, d.block)
+    d.values["continent"] = continent_of(d.seed, d.block)
     d.values["official_language"] = invented_word(rng, 2) + rng.choice(("ic", "ish", "ese", "i"))
     d.values["currency"] = f"{invented_word(rng, 1)} {rng.choice(vocab.CURRENCY_UNITS)}"
     d.values["established_year"] = rng.randint(1650, 1990)
-    d.values["population"] = rng.randint(200, 90_000) * 1000
+    d.values["population"] = -(-sum(populations) // 1000) * 1000 + rng.randint(200, 90_000) * 1000
     d.values["national_animal"] = rng.choice(vocab.ANIMALS)
     return d.core, d.core
 
@@ -105,8 +111,10 @@ def _country(d: Draw) -> tuple[str, str]:
 def _city(d: Draw) -> tuple[str, str]:
     rng = d.rng
     d.links["located_in"] = d.in_block("country", 0)
-    d.links["on_river"] = d.pick("river", window=2)
-    d.values["founded_year"] = rng.randint(800, 1900)
+    # a river of its own continent: its block's river always qualifies (same country)
+    rivers = _same_continent_rivers(d.seed, d.block)
+    d.links["on_river"] = rivers[rng.randrange(len(rivers))]
+    d.values["founded_year"] = rng.randint(800, FIRST_BIRTH_YEAR - 10)  # before anyone is born there
     d.values["population"] = rng.randint(50, 30_000) * 100
     d.values["known_for"] = rng.choice(vocab.CITY_INDUSTRIES)
     d.values["elevation_m"] = rng.randint(2, 2400)
@@ -130,7 +138,10 @@ def _person(d: Draw) -> tuple[str, str]:
     while lives == d.links["born_in"]:
         lives = d.pick("city")
     d.links["lives_in"] = lives
-    d.values["birth_year"] = rng.randint(1890, 1975)
+    if d.position == head_of_state_position(d.seed, d.block):
+        d.values["birth_year"] = rng.randint(HEAD_OF_STATE_BORN, LAST_BIRTH_YEAR)
+    else:
+        d.values["birth_year"] = rng.randint(FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR)
     d.values["occupation"] = rng.choice(vocab.OCCUPATIONS)
     d.values["award"] = rng.choice(vocab.AWARD_FORMS).format(invented_word(rng, 2))
     return name, name
@@ -152,7 +163,10 @@ def _organization(d: Draw) -> tuple[str, str]:
 def _work(d: Draw) -> tuple[str, str]:
     rng = d.rng
     name = f"The {d.core} {rng.choice(vocab.WORK_NOUNS)}"
-    d.links["authored_by"] = d.pick("person", before_me=True)
+    author = d.pick("person", before_me=True)
+    while d.entity(author).values["occupation"] in vocab.OTHER_WRITING_JOBS:
+        author = d.pick("person", before_me=True)  # no journalist or copywriter wrote this book
+    d.links["authored_by"] = author
     d.links["set_in"] = d.pick("city")
     author = d.entity(d.links["authored_by"])
     born = author.values["birth_year"]
@@ -175,6 +189,8 @@ def _event(d: Draw) -> tuple[str, str]:
 
 
 YEAR, COUNT, TEXT = literal(int), literal(int, count=True), literal(str)
+FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
+HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
 ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
@@ -221,6 +237,30 @@ def attribute_types() -> dict[str, type]:
 BLOCK_LAYOUT: tuple[str, ...] = tuple(s.name for s in ENTITY_SPECS.values() for _ in range(s.per_block))
 BLOCK = len(BLOCK_LAYOUT)
 _OFFSETS = {t: [i for i, x in enumerate(BLOCK_LAYOUT) if x == t] for t in ENTITY_SPECS}
+_OFFSETS_COUNT = {t: len(o) for t, o in _OFFSETS.items()}
+
+
+@lru_cache(maxsize=4096)
+def continent_of(seed: int, block: int) -> str:
+    """The continent of block ``block``'s country, drawn on its own so that cities and rivers can
+    read it without generating the country (which reads its cities)."""
+    return vocab.CONTINENTS[item_rng(seed, "continent", block).randrange(len(vocab.CONTINENTS))]
+
+
+@lru_cache(maxsize=4096)
+def head_of_state_position(seed: int, block: int) -> int:
+    """The position of block ``block``'s head of state, one of the block's persons; drawn on its
+    own so that the person knows its role (and is born late enough for it)."""
+    offsets = _OFFSETS["person"]
+    return block * BLOCK + offsets[item_rng(seed, "head-of-state", block).randrange(len(offsets))]
+
+
+@lru_cache(maxsize=4096)
+def _same_continent_rivers(seed: int, block: int) -> tuple[int, ...]:
+    """The rivers of the ``WINDOW`` blocks up to ``block`` that rise on its continent."""
+    here = continent_of(seed, block)
+    return tuple(b * BLOCK + o for b in range(max(0, block - WINDOW), block + 1) if continent_of(seed, b) == here
+                 for o in _OFFSETS["river"])
 
 #: For each entity type, its relations in order: relation -> linked entity type, or None for a
 #: literal value (derived from ``ENTITY_SPECS``).

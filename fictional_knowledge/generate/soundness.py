@@ -1,0 +1,259 @@
+"""Soundness of a world: the constraints a reader of the data would take for granted.
+
+Each constraint is a named check, a function of a :class:`WorldIndex` (the entities of a build or
+of a range of world positions, as ``Entity`` rows: ``id``, ``type``, ``name``, ``attributes`` with
+linked entities as ids) that returns its violations as one-line strings. The generator keeps them
+(``world.py``), ``fkgen validate`` runs them on a build (``world_*`` checks), ``fkgen stats``
+counts them, and a test runs them over 100k entities.
+
+Only what the index holds is checked: a shard, or a build's last partial block, may lack some of
+a country's cities; the checks then judge what is there and never fail for what is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable, Iterator
+
+from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
+from fictional_knowledge.generate.world import ENTITY_SPECS
+from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
+
+PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year
+HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
+ACT_AGES = (18, 95)  #: ages at which a person may found an organization or publish a work
+
+# the attributes the checks read, per entity type (the index keeps nothing else)
+_KEEP = {
+    "country": ("capital", "largest_city", "head_of_state", "continent", "population"),
+    "city": ("located_in", "on_river", "founded_year", "population"),
+    "river": ("source_country",),
+    "person": ("born_in", "birth_year", "occupation"),
+    "organization": ("founded_by", "founded_year"),
+    "work": ("authored_by", "published_year"),
+    "event": ("organized_by", "year"),
+}
+
+
+_LINKS = frozenset(r for spec in ENTITY_SPECS.values() for r, rel in spec.relations.items() if rel.target)
+
+
+@dataclass
+class WorldIndex:
+    """The entities the world checks need, by id: ``(type, name, attributes they read)``."""
+
+    entities: dict[str, tuple[str, str, dict]] = field(default_factory=dict)
+    last: object = None  # the last batch added (several validate checks feed one index)
+
+    def add(self, row: dict) -> None:
+        keep = _KEEP.get(row["type"], ())
+        attrs = row.get("attributes") or {}
+        # ids are interned: the facts index of ``fkgen validate`` then shares them
+        self.entities[sys.intern(row["id"])] = (sys.intern(row["type"]), row["name"], {
+            k: sys.intern(v) if isinstance(v, str) and k in _LINKS else v for k, v in ((k, attrs.get(k)) for k in keep)})
+
+    def add_rows(self, rows: Iterable[dict]) -> "WorldIndex":
+        for row in rows:
+            self.add(row)
+        return self
+
+    def of_type(self, etype: str) -> Iterator[tuple[str, str, dict]]:
+        for eid, (t, name, attrs) in self.entities.items():
+            if t == etype:
+                yield eid, name, attrs
+
+    def get(self, eid) -> tuple[str, str, dict] | None:
+        return self.entities.get(eid) if eid is not None else None
+
+
+@dataclass(frozen=True)
+class WorldCheck:
+    name: str
+    doc: str
+    fn: Callable[[WorldIndex], list[str]]
+
+
+WORLD_CHECKS: dict[str, WorldCheck] = {}
+
+
+def world_check(name: str):
+    def deco(fn):
+        WORLD_CHECKS[name] = WorldCheck(name, (fn.__doc__ or "").strip().splitlines()[0], fn)
+        return fn
+    return deco
+
+
+def _cities_by_country(index: WorldIndex) -> dict[str, list[tuple[str, str, dict]]]:
+    out: dict[str, list] = {}
+    for cid, name, attrs in index.of_type("city"):
+        out.setdefault(attrs["located_in"], []).append((cid, name, attrs))
+    return out
+
+
+@world_check("largest_city")
+def largest_city(index: WorldIndex) -> list[str]:
+    """A country's largest city is the most populous of its cities."""
+    out = []
+    for country_id, cities in _cities_by_country(index).items():
+        country = index.get(country_id)
+        if country is None:
+            continue
+        largest = index.get(country[2]["largest_city"])
+        if largest is None:
+            continue
+        top = max(cities, key=lambda c: c[2]["population"])
+        if top[2]["population"] > largest[2]["population"]:
+            out.append(f"{country[1]}: largest city {largest[1]} ({largest[2]['population']:,}) is smaller than "
+                       f"{top[1]} ({top[2]['population']:,})")
+    return out
+
+
+@world_check("city_population")
+def city_population(index: WorldIndex) -> list[str]:
+    """Every city has fewer inhabitants than its country (and its cities together too)."""
+    out = []
+    for country_id, cities in _cities_by_country(index).items():
+        country = index.get(country_id)
+        if country is None:
+            continue
+        total = sum(c[2]["population"] for c in cities)
+        if total >= country[2]["population"]:
+            biggest = max(cities, key=lambda c: c[2]["population"])
+            out.append(f"{country[1]} ({country[2]['population']:,}): its cities hold {total:,}, "
+                       f"e.g. {biggest[1]} {biggest[2]['population']:,}")
+    return out
+
+
+@world_check("river_continent")
+def river_continent(index: WorldIndex) -> list[str]:
+    """A city's river rises on the continent of the city's country (rivers stay on one continent)."""
+    out = []
+    for _, name, attrs in index.of_type("city"):
+        country, river = index.get(attrs["located_in"]), index.get(attrs["on_river"])
+        source = index.get(river[2]["source_country"]) if river else None
+        if country is None or source is None:
+            continue
+        if country[2]["continent"] != source[2]["continent"]:
+            out.append(f"{name} ({country[2]['continent']}) lies on {river[1]}, which rises in {source[1]} "
+                       f"({source[2]['continent']})")
+    return out
+
+
+@world_check("lifespan")
+def lifespan(index: WorldIndex) -> list[str]:
+    """A person's dated acts (founding, publishing) fall between ages 18 and 95 and not after the
+    present, and their birthplace was founded before they were born."""
+    out = []
+    for _, name, attrs in index.of_type("person"):
+        city = index.get(attrs["born_in"])
+        if city is not None and city[2]["founded_year"] > attrs["birth_year"]:
+            out.append(f"{name} was born in {attrs['birth_year']} in {city[1]}, founded {city[2]['founded_year']}")
+    acts = [("organization", "founded_by", "founded_year", "founded"), ("work", "authored_by", "published_year", "published")]
+    for etype, link, year_key, verb in acts:
+        for _, what, attrs in index.of_type(etype):
+            person = index.get(attrs[link])
+            if person is None:
+                continue
+            age = attrs[year_key] - person[2]["birth_year"]
+            if not ACT_AGES[0] <= age <= ACT_AGES[1] or attrs[year_key] > PRESENT_YEAR:
+                out.append(f"{person[1]} (born {person[2]['birth_year']}) {verb} {what} in {attrs[year_key]}")
+    return out
+
+
+@world_check("head_of_state_age")
+def head_of_state_age(index: WorldIndex) -> list[str]:
+    """A head of state, described in the present tense, is alive and of age (born 1945-1989)."""
+    out = []
+    lo, hi = HEAD_OF_STATE_BORN
+    for _, name, attrs in index.of_type("country"):
+        person = index.get(attrs["head_of_state"])
+        if person is not None and not lo <= person[2]["birth_year"] <= hi:
+            out.append(f"the head of state of {name}, {person[1]}, was born in {person[2]['birth_year']}")
+    return out
+
+
+@world_check("author_occupation")
+def author_occupation(index: WorldIndex) -> list[str]:
+    """No author of a work has a writing job of another kind (journalist, editor, copywriter...)."""
+    out = []
+    for _, what, attrs in index.of_type("work"):
+        person = index.get(attrs["authored_by"])
+        if person is not None and person[2]["occupation"] in OTHER_WRITING_JOBS:
+            out.append(f"{what} is by {person[1]}, listed as {person[2]['occupation']}")
+    return out
+
+
+def world_violations(index: WorldIndex) -> dict[str, list[str]]:
+    """Every world check's violations (an empty list where it holds)."""
+    return {name: c.fn(index) for name, c in WORLD_CHECKS.items()}
+
+
+def world_index(seed: int, positions: Iterable[int]) -> WorldIndex:
+    """The index of the world entities at ``positions`` (no build needed)."""
+    from fictional_knowledge.generate.world import entity_at
+
+    index = WorldIndex()
+    for p in positions:
+        e = entity_at(seed, p)
+        attrs = dict(e.values)
+        attrs.update({r: entity_at(seed, q).id for r, q in e.links.items()})
+        index.add({"id": e.id, "type": e.type, "name": e.name, "attributes": attrs})
+    return index
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+
+def invented_words(name: str) -> list[str]:
+    """The words of an entity name that are not first names or name words ("River", "The"...)."""
+    common = _common_words()
+    return [w for w in name.split() if w not in common]
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    from fictional_knowledge.generate.vocab import FIRST_NAMES, NAME_WORDS
+
+    return frozenset(FIRST_NAMES) | frozenset(NAME_WORDS)
+
+
+def close_name_pairs(names: Iterable[str], max_distance: int = 2) -> list[tuple[str, str, int]]:
+    """Pairs of entity names whose invented words are within ``max_distance`` edits (0: the same
+    invented word in two names), as ``(name, name, distance)``; pairs of names that are equal or
+    inside one another are skipped (other checks report those)."""
+    from fictional_knowledge.generate.names import close_pairs
+
+    owners: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        for w in invented_words(name):
+            owners.setdefault(w.lower(), []).append(name)
+    out = []
+
+    def related(a: str, b: str) -> bool:
+        return a in b or b in a
+
+    for word, who in owners.items():
+        for i, a in enumerate(who):
+            out += [(a, b, 0) for b in who[i + 1:] if not related(a, b)]
+    for x, y, d in close_pairs(owners):
+        out += [(a, b, d) for a in owners[x] for b in owners[y] if not related(a, b)]
+    return out
+
+
+def name_figures(names: Iterable[str]) -> dict:
+    """Name soundness of a build: invented name pairs within 2 edits, and the phonotactic
+    patterns (consonant/vowel shapes) of the invented words with the share of the commonest."""
+    from collections import Counter
+
+    from fictional_knowledge.generate.names import phonotactic_pattern
+
+    names = list(names)
+    patterns = Counter(phonotactic_pattern(w) for n in names for w in invented_words(n))
+    total = sum(patterns.values())
+    return {
+        "name_pairs_within_2_edits": len(close_name_pairs(names)),
+        "name_patterns": len(patterns),
+        "name_top_pattern_share": max(patterns.values()) / total if total else 0.0,
+    }

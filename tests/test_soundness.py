@@ -1,0 +1,173 @@
+"""World constraints (issue 11, item 0): each check finds a planted violation, and the world keeps
+every constraint over 100k entities."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from fictional_knowledge.generate.soundness import WORLD_CHECKS, WorldIndex, world_index, world_violations
+from fictional_knowledge.generate.world import BLOCK
+
+SMALL = range(0, 30 * BLOCK)
+
+
+@pytest.fixture(scope="module")
+def small_index() -> WorldIndex:
+    return world_index(0, SMALL)
+
+
+def _first(index: WorldIndex, etype: str, where=lambda a: True) -> tuple[str, dict]:
+    return next((eid, attrs) for eid, (t, _, attrs) in index.entities.items() if t == etype and where(attrs))
+
+
+def _plant_largest_city(index):
+    cid, attrs = _first(index, "city", lambda a: index.get(index.get(a["located_in"])[2]["largest_city"])[2] is not a)
+    index.get(attrs["located_in"])[2]["largest_city"] = cid  # a smaller city called the largest
+
+
+def _plant_city_population(index):
+    country_id, attrs = _first(index, "country")
+    largest = index.get(attrs["largest_city"])[2]["population"]
+    attrs["population"] = largest  # a city as big as its whole country
+
+
+def _plant_river_continent(index):
+    cid, attrs = _first(index, "city")
+    here = index.get(attrs["located_in"])[2]["continent"]
+    other = next(eid for eid, (t, _, a) in index.entities.items()
+                 if t == "river" and index.get(a["source_country"])[2]["continent"] != here)
+    attrs["on_river"] = other
+
+
+def _plant_lifespan(index):
+    wid, attrs = _first(index, "work")
+    attrs["published_year"] = index.get(attrs["authored_by"])[2]["birth_year"] + 5  # a five-year-old author
+
+
+def _plant_head_of_state_age(index):
+    _, attrs = _first(index, "country")
+    index.get(attrs["head_of_state"])[2]["birth_year"] = 1944  # a year too early
+
+
+def _plant_author_occupation(index):
+    _, attrs = _first(index, "work")
+    index.get(attrs["authored_by"])[2]["occupation"] = "newspaper journalist"
+
+
+PLANTS = {
+    "largest_city": _plant_largest_city,
+    "city_population": _plant_city_population,
+    "river_continent": _plant_river_continent,
+    "lifespan": _plant_lifespan,
+    "head_of_state_age": _plant_head_of_state_age,
+    "author_occupation": _plant_author_occupation,
+}
+
+
+def test_every_world_check_has_a_planted_violation():
+    assert set(PLANTS) == set(WORLD_CHECKS)
+    assert all(c.doc for c in WORLD_CHECKS.values())
+
+
+@pytest.mark.parametrize("name", sorted(PLANTS))
+def test_world_check_finds_its_planted_violation(name, small_index):
+    assert not any(world_violations(small_index).values())
+    index = copy.deepcopy(small_index)
+    PLANTS[name](index)
+    found = {k: v for k, v in world_violations(index).items() if v}
+    assert set(found) == {name}, found
+    assert len(found[name]) == 1 and "\n" not in found[name][0]
+
+
+def test_world_keeps_its_constraints_over_100k_entities():
+    """The constraints hold for every entity of a 100k-entity world (another seed than the golden one)."""
+    found = world_violations(world_index(5, range(100_000)))
+    assert {k: v[:3] for k, v in found.items() if v} == {}
+
+
+# --- QA, probes and names, measured on a build -----------------------------------------------------
+
+
+def test_build_figures_on_a_build_meet_the_targets(tiny_build):
+    from fictional_knowledge.dataset.figures import build_figures, format_figures
+
+    fig = build_figures(tiny_build)
+    assert set(fig["world_violations"]) == set(WORLD_CHECKS) and not any(fig["world_violations"].values())
+    assert fig["name_pairs_within_2_edits"] == 0 and fig["name_patterns"] == 2
+    assert fig["qa_impossible_distractor_rows"] == 0 and fig["qa_rows"] > 0
+    assert fig["qa_rows_offering_passage_distractor"] > 0 and fig["qa_passage_distractor_share"] >= 0.5
+    assert fig["probes_completed_otherwise"] == 0 and fig["probes"] == 60 * 15
+    assert "| QA rows with an impossible distractor | 0 of" in format_figures(fig)
+
+
+def test_qa_figures_count_a_planted_impossible_choice(tiny_build, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fictional_knowledge.dataset.arrow import schema_of
+    from fictional_knowledge.dataset.io import config_files, read_rows
+    from fictional_knowledge.dataset.figures import qa_figures
+
+    build = tmp_path / "b"
+    shutil.copytree(tiny_build, build)
+    fact = next(f["id"] for f in read_rows(build, "facts") if f["relation"] == "published_year")
+    rows = read_rows(build, "qa")
+    i = next(i for i, r in enumerate(rows) if r["fact_id"] == fact)
+    choices = list(rows[i]["choices"])
+    choices[(rows[i]["answer_index"] + 1) % len(choices)] = "2999"  # after the present
+    rows[i] = {**rows[i], "choices": choices}
+    for path in config_files(build, "qa"):
+        path.unlink()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema_of("qa")), build / "data" / "qa" / "part-0.parquet")
+    assert qa_figures(build)["qa_impossible_distractor_rows"] == 1
+
+
+def test_ref_of_is_the_world_ref():
+    from fictional_knowledge.generate.completions import ref_of
+    from fictional_knowledge.generate.world import entity_at
+
+    assert all(ref_of(e.type, e.name) == e.ref for e in (entity_at(0, p) for p in SMALL))
+
+
+def test_ambiguous_finds_another_continuation():
+    from fictional_knowledge.generate.completions import ambiguous
+
+    sentences = ("Ann Bo was born in Kiro.", "Ann Bo was born in the year 1950.")
+    assert ambiguous("Ann Bo was born in", "Kiro", sentences)
+    assert ambiguous("Ann Bo was born in", "Kiro", tuple(sorted(sentences)))
+    assert not ambiguous("Ann Bo was born in the year", "1950", tuple(sorted(sentences)))
+    assert not ambiguous("Moreover, Ann Bo was born in the year", "1950", sentences)
+
+
+def test_templates_flagged_once_cover_every_input_the_world_completes_otherwise():
+    """The generator checks only templates that ``collision_partners`` names, against only the
+    forms it names; that gives exactly the answer of checking every true sentence of the world
+    (here for every probe candidate of 600 entities of every type)."""
+    from fictional_knowledge.generate.completions import ambiguous, may_collide, world_completes_otherwise, world_forms
+    from fictional_knowledge.generate.facts import facts_of, follow
+    from fictional_knowledge.generate.probes import split_cloze
+    from fictional_knowledge.generate.render import render_fact, subject_ctx
+    from fictional_knowledge.generate.templates import load_templates
+    from fictional_knowledge.generate.world import entity_at
+
+    templates = load_templates()
+    flagged = may_collide(templates)
+    seen_ambiguous = 0
+    for p in SMALL:
+        sentences = world_forms(0, p, templates)
+        e = entity_at(0, p)
+        candidates = [(c.source, split_cloze(render_fact(c, f), f.object), f.object)
+                      for f in facts_of(0, p) for c in templates[e.type].passage[f.relation] + templates[e.type].semantic[f.relation]]
+        candidates += [(c.source, c.render(subject_ctx(e)), follow(0, p, path)[-1].object)
+                       for path, inputs in templates[e.type].compositions for c in inputs]
+        for source, text, target in candidates:
+            full = ambiguous(text, target, sentences)
+            assert full == world_completes_otherwise(0, p, source, text, target, templates), (source, text)
+            if full:
+                seen_ambiguous += 1
+                assert source in flagged, source
+    assert seen_ambiguous > 100  # the templates do collide: the generator has work to do
