@@ -100,3 +100,25 @@ def test_schemas_command_writes_files(tmp_path):
     result = run("schemas", "--out", tmp_path)
     assert result.exit_code == 0
     assert {p.name for p in tmp_path.iterdir()} == set(generate())
+
+
+def test_validate_quiet_and_progress_bar(tmp_path):
+    """`validate --quiet` passes; with progress on, the bar goes to stderr (tqdm writes there) and
+    stdout holds only the verdict."""
+    import io
+    from contextlib import redirect_stderr
+
+    from fictional_knowledge import BuildConfig, build, validate_build
+
+    build(BuildConfig(entities=20, paraphrases=1), tmp_path / "b", workers=1)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "b"), "--quiet"])
+    assert result.exit_code == 0 and result.stdout.strip().startswith("OK:"), result.output
+
+    class Terminal(io.StringIO):
+        def isatty(self):  # tqdm draws only on a terminal
+            return True
+
+    err = Terminal()
+    with redirect_stderr(err):
+        assert validate_build(tmp_path / "b", progress=True).ok
+    assert "validating" in err.getvalue() and "rows" in err.getvalue()

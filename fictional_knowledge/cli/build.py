@@ -52,13 +52,14 @@ def build_cmd(
         typer.echo(f"  {name:<20} {summary.rows:>9,} rows  {summary.fingerprint[:16]}")
 
 
-def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder, or one shard of a build.")) -> None:
+def validate_cmd(build_dir: Path = typer.Argument(..., help="A build folder, or one shard of a build."),
+                 quiet: Quiet = False) -> None:
     """Check a build (or one shard of it) against schemas/ and every named check of the data contract."""
     from fictional_knowledge.dataset.validate import validate_build
 
     if not build_dir.is_dir():
         fail(f"{build_dir} is not a folder")
-    report = validate_build(build_dir)
+    report = validate_build(build_dir, progress=not quiet)
     what = f"{build_dir} (shard {report.shard} of a build)" if report.shard else str(build_dir)
     if report.ok:
         typer.echo(f"OK: {what} passes every check")

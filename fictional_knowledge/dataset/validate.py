@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -772,9 +773,10 @@ def _index(ctx: Context, config: str, rows: list[dict]) -> None:
                 ctx.sentence_keys.add(f"{r['id']}\0{s}")
 
 
-def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) -> Report:
+def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None, *, progress: bool = False) -> Report:
     """Run the checks (default: all of :data:`CHECKS`) on a build folder or one shard of it.
-    An unreadable build is reported (check ``manifest``), never raised."""
+    An unreadable build is reported (check ``manifest``), never raised. ``progress``: a bar of
+    the rows read on stderr (tqdm; none when stderr is not a terminal)."""
     from pydantic import ValidationError
 
     from fictional_knowledge.dataset.io import read_manifest
@@ -803,10 +805,30 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
     selected = [CHECKS[n] for n in (checks or CHECKS)]
     ctx = Context(build_dir, report, manifest, shard=manifest.shard is not None)
     report.shard = manifest.shard
+    with _progress_bar(progress, sum(s.rows for s in manifest.configs.values())) as bar:
+        _validate_configs(ctx, selected, bar)
+    return report
+
+
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        return nullcontext(None)
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="validating", unit=" rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+                disable=None)
+
+
+def _validate_configs(ctx: Context, selected: list, bar) -> None:
+    report = ctx.report
     for config in CONFIG_NAMES:
         active = [c for c in selected if config in c.configs and c.rows is not None]
         before = report.counts.get("readable", 0) + report.counts.get("columns", 0)
         for rows in _batches(ctx, config, report=True):
+            if bar is not None:
+                bar.update(len(rows))
             if any(c.name == "schema" for c in active):
                 _run(ctx, CHECKS["schema"], config, rows)
             _index(ctx, config, rows)
@@ -835,7 +857,6 @@ def validate_build(build_dir: str | Path, checks: Optional[list[str]] = None) ->
         elif config == "qa":  # the world and facts indices serve the soundness checks up to qa
             ctx.state.pop("_world", None)
             ctx.state.pop("_facts", None)
-    return report
 
 
 def _run(ctx: Context, c: Check, config: str, rows: list[dict]) -> None:
