@@ -105,6 +105,29 @@ def _intro(t: TypeTemplates, plan: PassagePlan, variant: int) -> Sentence:
     return Sentence(t.intro[variant].render(ctx), None, plan.intro_facts, variant)
 
 
+_RENDERED: dict[str, tuple] = {}  # fact id -> (templates, ref, object, renderings), oldest first
+_RENDERED_MAX = 8192  # a fact recurs in the passages of entities up to a few blocks on: enough
+
+
+def fact_renderings(f: WorldFact, options: tuple[Compiled, ...]) -> tuple[list[str], list[Optional[str]]]:
+    """Every template of ``options`` rendered for ``f``: plain, and after a connective (``None``
+    where the template does not start with the subject). A fact recurs in the passages of the
+    entities linking to it, so renderings are kept (bounded, per process) for the same templates,
+    subject and object."""
+    ref = f.subject.ref
+    hit = _RENDERED.get(f.id)
+    if hit is not None and hit[0] is options and hit[1] == ref and hit[2] == f.object:
+        return hit[3]
+    ctx = {"subject": ref, "Subject": ref[:1].upper() + ref[1:], "object": f.object}
+    low = {"subject": ref, "Subject": ref, "object": f.object}
+    out = ([o.render(ctx) for o in options],
+           [o.render(low) if o.source.startswith("{{ Subject }}") else None for o in options])
+    if len(_RENDERED) >= _RENDERED_MAX:
+        del _RENDERED[next(iter(_RENDERED))]
+    _RENDERED[f.id] = (options, ref, f.object, out)
+    return out
+
+
 class SentenceBank:
     """Every passage template of every fact of a plan, rendered once: the passage and its
     paraphrases only pick from it, which keeps a bundle of ~300 sentences fast."""
@@ -113,12 +136,7 @@ class SentenceBank:
         # fact id -> (plain renderings, renderings after a connective or None)
         self.options: dict[str, tuple[list[str], list[Optional[str]]]] = {}
         for f in plan.own + tuple(x for g in plan.linked for x in g):
-            options = templates[f.subject.type].passage[f.relation]
-            ref = f.subject.ref
-            ctx = {"subject": ref, "Subject": ref[:1].upper() + ref[1:], "object": f.object}
-            low = {"subject": ref, "Subject": ref, "object": f.object}
-            self.options[f.id] = ([o.render(ctx) for o in options],
-                                  [o.render(low) if o.source.startswith("{{ Subject }}") else None for o in options])
+            self.options[f.id] = fact_renderings(f, templates[f.subject.type].passage[f.relation])
 
     def pick(self, fact_id: str, rand, avoid: Optional[int]) -> tuple[str, int]:
         """A rendering of the fact (another template than ``avoid``) and its template index."""
