@@ -173,24 +173,26 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
     t = templates[plan.entity.type]
     rand = rng.random
     used = {s.fact.id: s.variant for para in original for s in para if s.fact is not None}
-    # per fact: (plain renderings, renderings after a connective, original template + 1, n - 1, n)
-    choice = {fid: (plain, lower, used[fid] + 1, len(plain) - 1, len(plain))
-              for fid, (plain, lower) in bank.options.items()}
+    # per fact: its other templates' (plain, after-a-connective) renderings, starting after the
+    # original's, so that pick k is template (original + 1 + k) % n; and how many there are
+    choice = {}
+    for fid, (plain, lower) in bank.options.items():
+        n, start = len(plain), used[fid] + 1
+        others = tuple((plain[(start + i) % n], lower[(start + i) % n]) for i in range(n - 1))
+        choice[fid] = (others, n - 1)
     n_intro, intro_v = len(t.intro), original[0][0].variant
     intros: dict[int, str] = {}
-    own_ids = [f.id for f in plan.own]
-    group_ids = [[f.id for f in g] for g in plan.linked]
+    own_facts = [choice[f.id] for f in plan.own]
+    group_facts = [[choice[f.id] for f in g] for g in plan.linked]
     rate, connectives, n_conn = CONNECTIVE_RATE, CONNECTIVES, len(CONNECTIVES)
 
-    def sentences(ids: list[str], out: list[str]) -> list[str]:
-        for fid in ids:
-            plain, lower, start, m, n = choice[fid]
-            v = (start + int(rand() * m)) % n
-            low = lower[v]
+    def sentences(facts: list[tuple], out: list[str]) -> list[str]:
+        for others, m in facts:
+            plain, low = others[int(rand() * m)]
             if low is not None and rand() < rate:
                 out.append(f"{connectives[int(rand() * n_conn)]} {low}")
             else:
-                out.append(plain[v])
+                out.append(plain)
         return out
 
     out = []
@@ -198,10 +200,10 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
         intro = (intro_v + 1 + int(rand() * (n_intro - 1))) % n_intro if n_intro > 1 else intro_v
         if intro not in intros:
             intros[intro] = _intro(t, plan, intro).text
-        own = own_ids[:]
+        own = own_facts[:]
         shuffle(own, rand)
         paragraphs = [" ".join(sentences(own, [intros[intro]]))]
-        groups = [g[:] for g in group_ids]
+        groups = [g[:] for g in group_facts]
         shuffle(groups, rand)
         for g in groups:
             shuffle(g, rand)
