@@ -40,8 +40,8 @@ BASELINE_REV = "dcdacb6"  # main before the issue-8 speed work
 CHILD = """
 import importlib, json, resource, sys, time
 start = time.perf_counter()
-pkg = sys.argv[4]
-build = importlib.import_module(pkg + ".build").build
+pkg, builder = sys.argv[4], sys.argv[5]
+build = importlib.import_module(builder).build
 BuildConfig = importlib.import_module(pkg + ".models").BuildConfig
 m = build(BuildConfig(seed=0, entities=int(sys.argv[2])), sys.argv[1], workers=int(sys.argv[3]), overwrite=True)
 seconds = time.perf_counter() - start
@@ -119,11 +119,13 @@ def main() -> None:
             print("        size  package       seconds   bundles/s   probes/s   peak RSS (MB)   ratio")
         for n in args.sizes:
             seconds = {}
-            for label, pkg, path in (("ours", "fictional_knowledge", str(REPO)), ("baseline", "fk_baseline", str(tmp))):
+            for label, pkg, builder, path in (
+                    ("ours", "fictional_knowledge", "fictional_knowledge.dataset.builder", str(REPO)),
+                    ("baseline", "fk_baseline", "fk_baseline.build", str(tmp))):  # the baseline's flat layout
                 if label == "baseline" and n > args.baseline_max:
                     continue
                 env = dict(os.environ, PYTHONPATH=path)
-                out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"whole-{label}"), str(n), str(args.workers), pkg],
+                out = subprocess.run([sys.executable, "-c", CHILD, str(tmp / f"whole-{label}"), str(n), str(args.workers), pkg, builder],
                                      capture_output=True, text=True, check=True, env=env)
                 r = json.loads(out.stdout)
                 seconds[label] = r["seconds"]

@@ -57,6 +57,21 @@ def test_every_template_renders_for_every_entity_it_applies_to():
     assert rendered > 10_000
 
 
+def test_slots_are_what_jinja2_meta_finds():
+    from jinja2 import meta
+
+    from fictional_knowledge.generate.templates import _compile
+
+    sources = [c.source for t in load_templates().values()
+               for group in (t.intro, *t.passage.values(), *t.semantic.values(), *t.question.values(),
+                             *(inputs for _, inputs in t.compositions))
+               for c in group]
+    sources += ["{{ subject | a_an }} and {{ object|upper }}", "{% if subject %}{{ subject }}{% endif %}", "plain {{ x }}{{y}}"]
+    assert len(sources) > 300
+    for source in sources:
+        assert _compile(source, "test").slots == meta.find_undeclared_variables(ENV.parse(source)), source
+
+
 def test_missing_slot_raises_like_strict_undefined():
     t = load_templates()["person"].passage["born_in"][0]
     with pytest.raises(jinja2.UndefinedError):

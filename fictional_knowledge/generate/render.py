@@ -107,24 +107,43 @@ def _intro(t: TypeTemplates, plan: PassagePlan, variant: int) -> Sentence:
     return Sentence(t.intro[variant].render(ctx), None, plan.intro_facts, variant)
 
 
+_RENDERED: dict[str, tuple] = {}  # fact id -> (templates, ref, object, renderings), oldest first
+_RENDERED_MAX = 8192  # a fact recurs in the passages of entities up to a few blocks on: enough
+
+
+def fact_renderings(f: WorldFact, options: tuple[Compiled, ...]) -> tuple[list[str], list[Optional[str]], list]:
+    """Every template of ``options`` rendered for ``f``: plain, and after a connective (``None``
+    where the template does not start with the subject), and a slot per template for
+    :func:`paraphrases`' picks other than it. A fact recurs in the passages of the entities linking
+    to it, so renderings are kept (bounded, per process) for the same templates, subject and object."""
+    ref = f.subject.ref
+    hit = _RENDERED.get(f.id)
+    if hit is not None and hit[0] is options and hit[1] == ref and hit[2] == f.object:
+        return hit[3]
+    ctx = {"subject": ref, "Subject": ref[:1].upper() + ref[1:], "object": f.object}
+    low = {"subject": ref, "Subject": ref, "object": f.object}
+    out = ([o.render(ctx) for o in options],
+           [o.render(low) if o.source.startswith("{{ Subject }}") else None for o in options],
+           [None] * len(options))
+    if len(_RENDERED) >= _RENDERED_MAX:
+        del _RENDERED[next(iter(_RENDERED))]
+    _RENDERED[f.id] = (options, ref, f.object, out)
+    return out
+
+
 class SentenceBank:
     """Every passage template of every fact of a plan, rendered once: the passage and its
     paraphrases only pick from it, which keeps a bundle of ~300 sentences fast."""
 
     def __init__(self, plan: PassagePlan, templates: dict[str, TypeTemplates]):
-        # fact id -> (plain renderings, renderings after a connective or None)
-        self.options: dict[str, tuple[list[str], list[Optional[str]]]] = {}
+        # fact id -> (plain renderings, renderings after a connective or None, see fact_renderings)
+        self.options: dict[str, tuple[list[str], list[Optional[str]], list]] = {}
         for f in plan.own + tuple(x for g in plan.linked for x in g):
-            options = templates[f.subject.type].passage[f.relation]
-            ref = f.subject.ref
-            ctx = {"subject": ref, "Subject": ref[:1].upper() + ref[1:], "object": f.object}
-            low = {"subject": ref, "Subject": ref, "object": f.object}
-            self.options[f.id] = ([o.render(ctx) for o in options],
-                                  [o.render(low) if o.source.startswith("{{ Subject }}") else None for o in options])
+            self.options[f.id] = fact_renderings(f, templates[f.subject.type].passage[f.relation])
 
     def pick(self, fact_id: str, rand, avoid: Optional[int]) -> tuple[str, int]:
         """A rendering of the fact (another template than ``avoid``) and its template index."""
-        plain, lower = self.options[fact_id]
+        plain, lower, _ = self.options[fact_id]
         n = len(plain)
         v = int(rand() * n) if avoid is None else (avoid + 1 + int(rand() * (n - 1))) % n
         if lower[v] is not None and rand() < CONNECTIVE_RATE:
@@ -157,24 +176,30 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
     t = templates[plan.entity.type]
     rand = rng.random
     used = {s.fact.id: s.variant for para in original for s in para if s.fact is not None}
-    # per fact: (plain renderings, renderings after a connective, original template + 1, n - 1, n)
-    choice = {fid: (plain, lower, used[fid] + 1, len(plain) - 1, len(plain))
-              for fid, (plain, lower) in bank.options.items()}
+    # per fact: its other templates' (plain, after-a-connective) renderings, starting after the
+    # original's, so that pick k is template (original + 1 + k) % n; and how many there are
+    # (kept with the fact's renderings: the fact recurs in other passages)
+    choice = {}
+    for fid, (plain, lower, others_of) in bank.options.items():
+        v = used[fid]
+        others = others_of[v]
+        if others is None:
+            n = len(plain)
+            others = others_of[v] = (tuple((plain[(v + 1 + i) % n], lower[(v + 1 + i) % n]) for i in range(n - 1)), n - 1)
+        choice[fid] = others
     n_intro, intro_v = len(t.intro), original[0][0].variant
     intros: dict[int, str] = {}
-    own_ids = [f.id for f in plan.own]
-    group_ids = [[f.id for f in g] for g in plan.linked]
+    own_facts = [choice[f.id] for f in plan.own]
+    group_facts = [[choice[f.id] for f in g] for g in plan.linked]
     rate, connectives, n_conn = CONNECTIVE_RATE, CONNECTIVES, len(CONNECTIVES)
 
-    def sentences(ids: list[str], out: list[str]) -> list[str]:
-        for fid in ids:
-            plain, lower, start, m, n = choice[fid]
-            v = (start + int(rand() * m)) % n
-            low = lower[v]
+    def sentences(facts: list[tuple], out: list[str]) -> list[str]:
+        for others, m in facts:
+            plain, low = others[int(rand() * m)]
             if low is not None and rand() < rate:
                 out.append(f"{connectives[int(rand() * n_conn)]} {low}")
             else:
-                out.append(plain[v])
+                out.append(plain)
         return out
 
     out = []
@@ -182,10 +207,10 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
         intro = (intro_v + 1 + int(rand() * (n_intro - 1))) % n_intro if n_intro > 1 else intro_v
         if intro not in intros:
             intros[intro] = _intro(t, plan, intro).text
-        own = own_ids[:]
+        own = own_facts[:]
         shuffle(own, rand)
         paragraphs = [" ".join(sentences(own, [intros[intro]]))]
-        groups = [g[:] for g in group_ids]
+        groups = [g[:] for g in group_facts]
         shuffle(groups, rand)
         for g in groups:
             shuffle(g, rand)
