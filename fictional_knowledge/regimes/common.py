@@ -9,9 +9,14 @@ so a choice never depends on row order or on ``PYTHONHASHSEED``.
 
 from __future__ import annotations
 
+import heapq
+import pickle
+import shutil
+import tempfile
 from functools import cached_property
+from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable, Literal, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Literal, Optional, Sequence, TypeVar
 
 from pydantic import ValidationError, model_validator
 
@@ -116,6 +121,63 @@ def seeded_order(seed: int, stage: str, items: Iterable[T], key=lambda x: x) -> 
     return sorted(items, key=lambda x: (derive_int(seed, stage, key(x)), str(key(x))))
 
 
+#: rows sorted in memory at a time by :func:`seeded_stream`; more are spilled to sorted runs on disk
+RUN_ROWS = 50_000
+_FRAME = 1_000
+
+
+def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, run_rows: int | None = None) -> Iterator[T]:
+    """:func:`seeded_order` of ``items`` as a stream, in bounded memory: runs of ``RUN_ROWS``
+    items are sorted and spilled (pickled) to a temporary folder, then merged. Both sorts are
+    stable, so the result is exactly ``seeded_order(seed, stage, items, key)``."""
+    run_rows = run_rows or RUN_ROWS
+
+    def sort_key(x):
+        return (derive_int(seed, stage, key(x)), str(key(x)))
+
+    it = iter(items)
+    first = sorted(((sort_key(x), x) for x in islice(it, run_rows)), key=lambda t: t[0])
+    second = list(islice(it, 1))
+    if not second:  # one run: no spill
+        for _, x in first:
+            yield x
+        return
+    folder = Path(tempfile.mkdtemp(prefix="fk-regime-sort-"))
+    try:
+        runs: list[Path] = []
+
+        def spill(run) -> None:
+            path = folder / f"run-{len(runs):06d}.pickle"
+            with path.open("wb") as fh:
+                for start in range(0, len(run), _FRAME):
+                    pickle.dump(run[start:start + _FRAME], fh, protocol=pickle.HIGHEST_PROTOCOL)
+            runs.append(path)
+
+        spill(first)
+        del first
+        rest = chain(second, it)
+        while True:
+            run = sorted(((sort_key(x), x) for x in islice(rest, run_rows)), key=lambda t: t[0])
+            if not run:
+                break
+            spill(run)
+            del run
+        for _, x in heapq.merge(*(_read_run(p) for p in runs), key=lambda t: t[0]):
+            yield x
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_run(path: Path):
+    with path.open("rb") as fh:
+        while True:
+            try:
+                frame = pickle.load(fh)
+            except EOFError:
+                return
+            yield from frame
+
+
 def fraction_count(n: int, fraction: float, what: str, *, at_least: int = 1, leave: int = 0) -> int:
     """``round(fraction * n)``, checked to be in ``[at_least, n - leave]``."""
     count = int(round(fraction * n))
@@ -155,6 +217,72 @@ class Source:
                 raise RegimeError(f"{self.path}: config {config} has {len(self._rows[config])} rows, "
                                   f"the manifest says {expected}; the build is incomplete")
         return self._rows[config]
+
+    def stream(self, config: str, columns: Sequence[str] | None = None) -> Iterator[dict]:
+        """The rows of one config in build order, read one parquet batch at a time (only
+        ``columns`` when given); the row count is checked against the manifest at the end."""
+        from fictional_knowledge.dataset.io import iter_columns
+
+        n = 0
+        for row in iter_columns(self.path, config, columns):
+            n += 1
+            yield row
+        expected = self.manifest.configs[config].rows
+        if n != expected:
+            raise RegimeError(f"{self.path}: config {config} has {n} rows, the manifest says {expected}; "
+                              "the build is incomplete")
+
+    @cached_property
+    def entity_ids(self) -> list[str]:
+        """The build's entity ids in build order (one column read)."""
+        return [r["id"] for r in self.stream("entities", ["id"])]
+
+    @cached_property
+    def positions(self) -> list[int]:
+        """The world position of every entity, in build order (the order of the build's configs)."""
+        from fictional_knowledge.dataset.builder import chunks_of
+
+        return [p for _, focal, extras in chunks_of(self.manifest.config) for p in focal + extras]
+
+    def by_entity(self, config: str, columns: Sequence[str] | None = None,
+                  field: str = "entity_id") -> Iterator[tuple[str, list[dict]]]:
+        """``(entity id, its rows of config)`` for every entity in build order, streamed. The
+        build writes every config in entity order; a config that is not raises ``RegimeError``."""
+        if columns is not None and field not in columns:
+            columns = [*columns, field]
+        rows = self.stream(config, columns)
+        pending = next(rows, None)
+        for e in self.entity_ids:
+            group = []
+            while pending is not None and pending[field] == e:
+                group.append(pending)
+                pending = next(rows, None)
+            yield e, group
+        if pending is not None:
+            raise RegimeError(f"{self.path}: config {config} is not in entity order (a row of {pending[field]!r} "
+                              "is out of place); rebuild it with this version of the package")
+
+    def entity_facts(self) -> Iterator[tuple[str, tuple[WorldFact, ...]]]:
+        """``(entity id, its world facts)`` for every entity in build order, computed from the
+        world and checked against the build's ``facts`` config as it streams by."""
+        if len(self.positions) != len(self.entity_ids):
+            raise self._facts_mismatch(abs(len(self.positions) - len(self.entity_ids)))
+        for position, (e, rows) in zip(self.positions, self.by_entity("facts", ["id"], field="subject_id")):
+            facts = facts_of(self.seed, position)
+            if [f.id for f in facts] != [r["id"] for r in rows] or (facts and facts[0].subject.id != e):
+                raise self._facts_mismatch(max(1, len({r["id"] for r in rows} - {f.id for f in facts})))
+            yield e, facts
+
+    def _facts_mismatch(self, unknown: int) -> RegimeError:
+        return RegimeError(f"{self.path}: its facts do not match the world of seed {self.seed} in this "
+                           f"package version ({unknown} unknown); rebuild it with this version")
+
+    def role_rows(self, role_of: Callable[[str], Optional[str]]) -> Iterator["EntityRole"]:
+        """``EntityRole`` rows, in build order, of the entities whose ``role_of(id)`` is not None."""
+        for r in self.stream("entities", ["id", "name", "type"]):
+            role = role_of(r["id"])
+            if role is not None:
+                yield EntityRole(entity_id=r["id"], name=r["name"], type=r["type"], role=role)
 
     @cached_property
     def templates(self):
