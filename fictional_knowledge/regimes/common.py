@@ -16,6 +16,7 @@ import tempfile
 from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable, Iterable, Iterator, Literal, Optional, Sequence, TypeVar
 
 from pydantic import ValidationError, model_validator
@@ -295,20 +296,23 @@ class Source:
         return load_templates()
 
     @cached_property
-    def world_facts(self) -> dict[str, WorldFact]:
-        """Every fact of the build as a world fact (with its subject entity), by fact id."""
-        from fictional_knowledge.dataset.builder import chunks_of
+    def world_facts(self) -> "WorldFacts":
+        """Every fact of the build as a world fact (with its subject entity), by fact id: a
+        read-only mapping that computes facts from the world on demand and holds only an index
+        (64-bit hashes and positions), checked against the build's ``facts`` when made."""
+        facts, entities = _HashIndex(), _HashIndex()
+        for position, (e, fs) in zip(self.positions, self.entity_facts()):
+            entities.add(e, position)
+            for f in fs:
+                facts.add(f.id, position)
+        self.__dict__["facts_by_entity"] = EntityFacts(self.seed, entities.done())
+        return WorldFacts(self.seed, facts.done())
 
-        out: dict[str, WorldFact] = {}
-        for _, focal, extras in chunks_of(self.manifest.config):
-            for position in focal + extras:
-                for f in facts_of(self.seed, position):
-                    out[f.id] = f
-        missing = [r["id"] for r in self.rows("facts") if r["id"] not in out]
-        if missing or len(out) != len(self.rows("facts")):
-            raise RegimeError(f"{self.path}: its facts do not match the world of seed {self.seed} in this "
-                              f"package version ({len(missing)} unknown); rebuild it with this version")
-        return out
+    @cached_property
+    def facts_by_entity(self) -> "EntityFacts":
+        """The world facts of each entity of the build, by entity id (computed on demand)."""
+        self.world_facts  # noqa: B018 (makes both indexes in one pass)
+        return self.__dict__["facts_by_entity"]
 
     @cached_property
     def entities(self) -> dict[str, dict]:
@@ -318,17 +322,100 @@ class Source:
     def qa_by_entity(self) -> dict[str, list[dict]]:
         return group_by(self.rows("qa"), "entity_id")
 
-    @cached_property
-    def facts_by_entity(self) -> dict[str, list[WorldFact]]:
-        out: dict[str, list[WorldFact]] = {}
-        for f in self.world_facts.values():
-            out.setdefault(f.subject.id, []).append(f)
-        return out
-
     def roles(self, assignment: Sequence[tuple[str, str]]) -> list[EntityRole]:
         """``EntityRole`` rows for ``(entity_id, role)`` pairs."""
         return [EntityRole(entity_id=e, name=self.entities[e]["name"], type=self.entities[e]["type"], role=role)
                 for e, role in assignment]
+
+
+def _hash64(key: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+class _HashIndex:
+    """Key -> world position for many string keys in 16 bytes a key: sorted 64-bit hashes of the
+    keys and their positions (a hash may collide: callers check what they find)."""
+
+    def __init__(self):
+        from array import array
+
+        self._hashes, self._positions = array("Q"), array("q")
+
+    def add(self, key: str, position: int) -> None:
+        self._hashes.append(_hash64(key))
+        self._positions.append(position)
+
+    def done(self) -> "_HashIndex":
+        import numpy as np
+
+        hashes = np.frombuffer(self._hashes, dtype=np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.positions = np.frombuffer(self._positions, dtype=np.int64)[order]
+        del self._hashes, self._positions
+        return self
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def candidates(self, key: str) -> list[int]:
+        import numpy as np
+
+        h = np.uint64(_hash64(key))
+        lo = int(np.searchsorted(self.hashes, h, side="left"))
+        hi = int(np.searchsorted(self.hashes, h, side="right"))
+        return [int(p) for p in self.positions[lo:hi]]
+
+    def all_positions(self) -> list[int]:
+        return sorted(set(int(p) for p in self.positions))
+
+
+class WorldFacts(Mapping):
+    """Fact id -> :class:`WorldFact` of a build, computed from the world when asked."""
+
+    def __init__(self, seed: int, index: _HashIndex):
+        self.seed, self.index = seed, index
+
+    def __getitem__(self, fact_id: str) -> WorldFact:
+        for position in self.index.candidates(fact_id):
+            for f in facts_of(self.seed, position):
+                if f.id == fact_id:
+                    return f
+        raise KeyError(fact_id)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self):
+        for position in self.index.all_positions():
+            for f in facts_of(self.seed, position):
+                yield f.id
+
+
+class EntityFacts(Mapping):
+    """Entity id -> its world facts (a list), computed from the world when asked."""
+
+    def __init__(self, seed: int, index: _HashIndex):
+        self.seed, self.index = seed, index
+
+    def __getitem__(self, entity_id: str) -> list[WorldFact]:
+        from fictional_knowledge.generate.world import entity_at
+
+        for position in self.index.candidates(entity_id):
+            if entity_at(self.seed, position).id == entity_id:
+                return list(facts_of(self.seed, position))
+        raise KeyError(entity_id)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self):
+        from fictional_knowledge.generate.world import entity_at
+
+        for position in self.index.all_positions():
+            yield entity_at(self.seed, position).id
 
 
 def group_by(rows: Iterable[dict], field: str) -> dict[str, list[dict]]:
