@@ -20,9 +20,9 @@ from typing import Any, Callable, Iterable, Literal, Sequence, Union
 from pydantic import BaseModel
 
 from fictional_knowledge import __version__
-from fictional_knowledge.dataset.fingerprint import Accumulator, canonical_json
+from fictional_knowledge.dataset.fingerprint import MOD, Accumulator, canonical_json
 from fictional_knowledge.models import BuildConfig, ConfigSummary
-from fictional_knowledge.regimes.common import RegimeError, Row, Source
+from fictional_knowledge.regimes.common import Dumped, RegimeError, Row, Source
 
 FILE_ROWS = 50_000
 MANIFEST = "regime_manifest.json"
@@ -104,13 +104,17 @@ def _write_split(folder: Path, split: str, rows: Iterable[Row], empty: str) -> S
         buffer.clear()
 
     for r in rows:
+        rtype, d = (r.model, r.data) if type(r) is Dumped else (type(r), None)
         if model is None:
-            model = type(r)
-        elif type(r) is not model:
+            model = rtype
+        elif rtype is not model:
             raise TypeError(f"rows of {folder.name}/{split} mix several models")
-        d = r.model_dump()
-        acc.add(d)
-        seq.update(hashlib.sha256(canonical_json(d).encode()).digest())
+        if d is None:
+            d = r.model_dump()
+        digest = hashlib.sha256(canonical_json(d).encode()).digest()  # Accumulator.add's row digest, once
+        acc.rows += 1
+        acc.total = (acc.total + int.from_bytes(digest, "big")) % MOD
+        seq.update(digest)
         buffer.append(d)
         if len(buffer) == FILE_ROWS:
             flush()
