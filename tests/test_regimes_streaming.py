@@ -33,7 +33,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("items, run_rows", [(list(range(200)) * 3, 7), (list(range(50)), 50), ([], 5),
                                              ([f"x{i % 13}" for i in range(101)], 10)])
-def test_seeded_stream_is_seeded_order(items, run_rows):
+@pytest.mark.parametrize("max_runs", [2, 3, 32])
+def test_seeded_stream_is_seeded_order(items, run_rows, max_runs, monkeypatch):
+    monkeypatch.setattr(common, "MAX_RUNS", max_runs)  # 2 and 3: merged in several rounds
     key = (lambda x: x % 17) if items and isinstance(items[0], int) else (lambda x: x)  # many equal keys: ties stay stable
     tagged = list(enumerate(items))  # tell equal items apart, to check the tie order too
     want = seeded_order(5, "stage", tagged, key=lambda t: key(t[1]))
@@ -43,7 +45,7 @@ def test_seeded_stream_is_seeded_order(items, run_rows):
 @pytest.mark.parametrize("name", sorted(REGIMES))
 def test_regime_reads_no_whole_config_and_spilling_changes_nothing(name, tiny_build, tmp_path, monkeypatch):
     """Made once as is, once with every whole-config reader raising and sorted runs of 5 rows
-    (so every seeded order spills to disk and merges): the same bytes in every file, and no
+    (so every seeded order spills to disk and merges in rounds): the same bytes in every file, and no
     temporary file left."""
     first = make_regime(name, tiny_build, tmp_path / "a", **SMALL[name])
 
@@ -55,6 +57,7 @@ def test_regime_reads_no_whole_config_and_spilling_changes_nothing(name, tiny_bu
     monkeypatch.setattr(io, "read_rows", whole)
     monkeypatch.setattr(common.Source, "rows", whole)
     monkeypatch.setattr(common, "RUN_ROWS", 5)
+    monkeypatch.setattr(common, "MAX_RUNS", 3)
     spills = tmp_path / "tmp"
     spills.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(spills))

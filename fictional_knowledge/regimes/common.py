@@ -125,12 +125,15 @@ def seeded_order(seed: int, stage: str, items: Iterable[T], key=lambda x: x) -> 
 #: rows sorted in memory at a time by :func:`seeded_stream`; more are spilled to sorted runs on disk
 RUN_ROWS = 50_000
 _FRAME = 1_000
+#: sorted runs merged at once (each holds one frame of ``_FRAME`` rows in memory while merging)
+MAX_RUNS = 32
 
 
 def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, run_rows: int | None = None) -> Iterator[T]:
     """:func:`seeded_order` of ``items`` as a stream, in bounded memory: runs of ``RUN_ROWS``
-    items are sorted and spilled (pickled) to a temporary folder, then merged. Both sorts are
-    stable, so the result is exactly ``seeded_order(seed, stage, items, key)``."""
+    items are sorted and spilled (pickled) to a temporary folder, then merged, ``MAX_RUNS`` runs at
+    a time. Every sort and merge is stable, so the result is exactly ``seeded_order(seed, stage,
+    items, key)``."""
     run_rows = run_rows or RUN_ROWS
 
     def sort_key(x):
@@ -164,6 +167,22 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
                 break
             spill(run)
             del run
+        made = 0
+        while len(runs) > MAX_RUNS:  # merge the oldest runs into one, so the final merge holds MAX_RUNS frames
+            made += 1
+            merged = folder / f"merged-{made:06d}.pickle"
+            with merged.open("wb") as fh:
+                frame = []
+                for item in heapq.merge(*(_read_run(p) for p in runs[:MAX_RUNS]), key=lambda t: t[0]):
+                    frame.append(item)
+                    if len(frame) == _FRAME:
+                        pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                        frame = []
+                if frame:
+                    pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            for p in runs[:MAX_RUNS]:
+                p.unlink()
+            runs = [merged] + runs[MAX_RUNS:]  # the merged run holds the earliest rows: ties keep input order
         for _, x in heapq.merge(*(_read_run(p) for p in runs), key=lambda t: t[0]):
             yield _unpack(x)
     finally:
