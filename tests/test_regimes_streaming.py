@@ -58,6 +58,7 @@ def test_regime_reads_no_whole_config_and_spilling_changes_nothing(name, tiny_bu
     monkeypatch.setattr(common.Source, "rows", whole)
     monkeypatch.setattr(common, "RUN_ROWS", 5)
     monkeypatch.setattr(common, "MAX_RUNS", 3)
+    monkeypatch.setattr(common, "RUN_BYTES", 400)  # some runs end on their text's size
     spills = tmp_path / "tmp"
     spills.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(spills))

@@ -125,6 +125,8 @@ def seeded_order(seed: int, stage: str, items: Iterable[T], key=lambda x: x) -> 
 #: rows sorted in memory at a time by :func:`seeded_stream`; more are spilled to sorted runs on disk
 RUN_ROWS = 50_000
 _FRAME = 1_000
+#: ... or fewer, when their text (see :func:`_text_size`) reaches this many characters
+RUN_BYTES = 16_000_000
 #: sorted runs merged at once (each holds one frame of ``_FRAME`` rows in memory while merging)
 MAX_RUNS = 32
 
@@ -139,8 +141,18 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
     def sort_key(x):
         return (derive_int(seed, stage, key(x)), str(key(x)))
 
+    def take(it):  # the next run: run_rows items, or fewer holding RUN_BYTES of text
+        run, size = [], 0
+        for x in it:
+            run.append((sort_key(x), x))
+            size += _text_size(x)
+            if len(run) >= run_rows or size >= RUN_BYTES:
+                break
+        run.sort(key=lambda t: t[0])
+        return run
+
     it = iter(items)
-    first = sorted(((sort_key(x), x) for x in islice(it, run_rows)), key=lambda t: t[0])
+    first = take(it)
     second = list(islice(it, 1))
     if not second:  # one run: no spill
         for _, x in first:
@@ -162,7 +174,7 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
         del first
         rest = chain(second, it)
         while True:
-            run = sorted(((sort_key(x), x) for x in islice(rest, run_rows)), key=lambda t: t[0])
+            run = take(rest)
             if not run:
                 break
             spill(run)
@@ -187,6 +199,14 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
             yield _unpack(x)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _text_size(x) -> int:
+    """About the characters of ``x``: its string fields for a row model, else a constant."""
+    fields = getattr(x, "__dict__", None)
+    if fields is None:
+        return 64
+    return 64 + sum(len(v) for v in fields.values() if isinstance(v, str))
 
 
 class Dumped:

@@ -24,6 +24,7 @@ stage-2 set, and is tested on the stage-1 QA again (retention, exact match):
 from __future__ import annotations
 
 import pickle
+from array import array
 from itertools import islice
 from pathlib import Path
 from typing import Optional
@@ -249,24 +250,31 @@ def make(source: Source, opts: ContinualOptions, seed: int):
             def doc_stream():
                 return _unspill(paraphrase_file.path)
 
-        def pool():
+        # every window of the pool, spilled as text with an offset per window (8 bytes a window
+        # in memory), so a seeded order of window numbers can fetch each window
+        window_file, offsets = folder / "windows.txt", array("Q", [0])
+        with window_file.open("wb") as fh:
             for doc in doc_stream():
-                yield from windows([doc], opts.random_words)
-
-        n_windows = sum(1 for _ in pool())
+                for words in windows([doc], opts.random_words):
+                    data = " ".join(words).encode()
+                    fh.write(data)
+                    offsets.append(offsets[-1] + len(data))
+        n_windows = len(offsets) - 1
         if not n_windows:
             raise RegimeError(f"continual: no generic document has {opts.random_words} words; lower --random-words")
 
         def generic(name: str, n: int):
             def rows():
                 made, rounds = 0, 0
-                while made < n:
-                    stage = f"continual:generic:{name}:{rounds}"
-                    ordered = seeded_stream(seed, stage, enumerate(pool()), key=lambda t: t[0])
-                    for i, words in islice(ordered, n - made):
-                        made += 1
-                        yield _window_example("generic", words, f"{name}:{rounds}:{i}", seed)
-                    rounds += 1
+                with window_file.open("rb") as fh:
+                    while made < n:
+                        stage = f"continual:generic:{name}:{rounds}"
+                        for i in islice(seeded_stream(seed, stage, range(n_windows)), n - made):
+                            made += 1
+                            fh.seek(offsets[i])
+                            words = fh.read(offsets[i + 1] - offsets[i]).decode().split(" ")
+                            yield _window_example("generic", words, f"{name}:{rounds}:{i}", seed)
+                        rounds += 1
                 passes[name] = rounds
             return rows
 
