@@ -96,3 +96,13 @@ def read_records(path: str | Path, error: type[Exception] = InputError):
         raise error(f"{path}: not UTF-8 text") from None
     except OSError as err:
         raise error(f"cannot read {path}: {err.strerror}") from None
+
+
+def iter_columns(build_dir: str | Path, config: str, columns: Iterable[str] | None = None,
+                 batch_size: int = 4096) -> Iterator[dict]:
+    """Stream the rows of one config as plain dicts holding only ``columns`` (all when None),
+    one parquet batch at a time: memory stays flat in the size of the build."""
+    columns = None if columns is None else list(columns)
+    for path in config_files(build_dir, config):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+            yield from batch.to_pylist()

@@ -23,11 +23,15 @@ stage-2 set, and is tested on the stage-1 QA again (retention, exact match):
 
 from __future__ import annotations
 
+import pickle
+from array import array
+from itertools import islice
 from pathlib import Path
 from typing import Optional
 
 from fictional_knowledge.generate.seeding import item_rng, make_id
-from fictional_knowledge.regimes.common import Example, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order
+from fictional_knowledge.regimes.common import (Example, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order,
+                                                seeded_stream)
 from fictional_knowledge.regimes.options import ContinualOptions
 from fictional_knowledge.regimes.sentences import PassageParser
 
@@ -123,53 +127,180 @@ def load_generic(source: str, column: str) -> list[str]:
     return [t for t in ds[column] if isinstance(t, str) and t.strip()]
 
 
+def _spill(folder: Path, name: str, items) -> tuple[Path, int]:
+    """Pickle ``items`` to ``folder/name`` in frames of 1,000; also their count."""
+    path, n, frame = folder / name, 0, []
+    with path.open("wb") as fh:
+        for item in items:
+            frame.append(item)
+            n += 1
+            if len(frame) == 1000:
+                pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                frame = []
+        if frame:
+            pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path, n
+
+
+def _unspill(path: Path):
+    with path.open("rb") as fh:
+        while True:
+            try:
+                frame = pickle.load(fh)
+            except EOFError:
+                return
+            yield from frame
+
+
 def make(source: Source, opts: ContinualOptions, seed: int):
-    ids = [r["id"] for r in source.rows("entities")]
+    """``(configs, notes)``. The background passages are parsed once, streamed, and their
+    non-factoid examples and paraphrases spilled to a temporary folder; every split then streams
+    (QA from the build in entity order, generic windows through :func:`seeded_stream`)."""
+    import tempfile
+
+    ids = source.entity_ids
     n1 = fraction_count(len(ids), opts.stage1_fraction, "stage-1 fraction")
     n2 = fraction_count(len(ids), opts.stage2_fraction, "stage-2 fraction")
     if n1 + n2 >= len(ids):
         raise RegimeError(f"continual: {n1} + {n2} entities leave no background entity of {len(ids)}")
     order = seeded_order(seed, "continual:split", ids)
     role = {e: "stage1" for e in order[:n1]} | {e: "stage2" for e in order[n1:n1 + n2]}
-    members = {r: [e for e in ids if role.get(e, "background") == r] for r in ("stage1", "stage2", "background")}
-    stage1_facts = {f.id for e in members["stage1"] for f in source.facts_by_entity[e]}
+    del order
+    counts = {r: 0 for r in ("stage1", "stage2", "background")}
+    for e in ids:
+        counts[role.get(e, "background")] += 1
+    world = source.world_facts
 
-    parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates)
-    background = [p for p in source.rows("passages") if role.get(p["entity_id"], "background") == "background"]
-    nonfactoid, paraphrases = [], []
-    for p in background:
-        main, paras = parser.parse_passage(p)
-        text = main.text(stage1_facts)[0]
-        if text:
-            nonfactoid.append(Example(id=make_id("example", source.seed, "passage", p["id"], text), kind="passage",
-                                      entity_id=p["entity_id"], prompt="", completion=text, text=text))
-        paraphrases.extend(q.text(stage1_facts)[0] for q in paras)
-    if not nonfactoid:
+    def stage1_of(parsed) -> set[str]:
+        return {f for f in parsed.fact_ids if role.get(world[f].subject.id) == "stage1"}
+
+    parser = PassageParser(world, source.facts_by_entity, source.templates)
+    spill = tempfile.TemporaryDirectory(prefix="fk-continual-")
+    folder = Path(spill.name)
+    n_paraphrases, n_windows = 0, 0
+
+    def background():
+        nonlocal n_paraphrases
+        for p in source.stream("passages"):
+            if role.get(p["entity_id"], "background") != "background":
+                continue
+            main, paras = parser.parse_passage(p)
+            text = main.text(stage1_of(main))[0]
+            if text:
+                yield Example(id=make_id("example", source.seed, "passage", p["id"], text), kind="passage",
+                              entity_id=p["entity_id"], prompt="", completion=text, text=text)
+            for q in paras:
+                n_paraphrases += 1
+                paraphrase_file.write(q.text(stage1_of(q))[0])
+
+    class _Frames:  # the background paraphrases, spilled as they are parsed
+        def __init__(self, path: Path):
+            self.path, self.frame, self.fh = path, [], path.open("wb")
+
+        def write(self, item) -> None:
+            self.frame.append(item)
+            if len(self.frame) == 1000:
+                pickle.dump(self.frame, self.fh, protocol=pickle.HIGHEST_PROTOCOL)
+                self.frame = []
+
+        def close(self) -> None:
+            if self.frame:
+                pickle.dump(self.frame, self.fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self.fh.close()
+
+    paraphrase_file = _Frames(folder / "paraphrases.pickle")
+    nonfactoid_path, n_nonfactoid = _spill(folder, "nonfactoid.pickle", background())
+    paraphrase_file.close()
+    if not n_nonfactoid:
         raise RegimeError("continual: no background passage is left for the non-factoid set; lower the fractions")
+
+    qa_counts = {"stage1": 0, "stage2": 0}
+    for r in source.stream("qa", ["entity_id"]):
+        member = role.get(r["entity_id"])
+        if member:
+            qa_counts[member] += 1
+
+    def qa_of(member: str, item):
+        def rows():
+            for e, group in source.by_entity("qa"):
+                if role.get(e) == member:
+                    yield from (item(r) for r in group)
+        return rows
+
+    sizes = {"stage1": qa_counts["stage1"], "stage2_factoid": qa_counts["stage2"], "stage2_nonfactoid": n_nonfactoid}
     sets = {
-        "stage1": [qa_example(r, source.seed) for e in members["stage1"] for r in source.qa_by_entity.get(e, [])],
-        "stage2_factoid": [qa_example(r, source.seed) for e in members["stage2"] for r in source.qa_by_entity.get(e, [])],
-        "stage2_nonfactoid": nonfactoid,
+        "stage1": qa_of("stage1", lambda r: qa_example(r, source.seed)),
+        "stage2_factoid": qa_of("stage2", lambda r: qa_example(r, source.seed)),
+        "stage2_nonfactoid": lambda: _unspill(nonfactoid_path),
     }
-    configs = {name: {"train": rows} for name, rows in sets.items()}
-    notes: dict = {"entities": {r: len(m) for r, m in members.items()}}
+    configs: dict = {name: {"train": rows} for name, rows in sets.items()}
+    notes: dict = {"entities": counts}
+    passes: dict[str, int] = {}
     if opts.mix_ratio > 0:
         vocab = load_vocabulary(opts.vocabulary)
-        docs = load_generic(opts.generic_source, opts.generic_column) if opts.generic_source else paraphrases
-        pool = windows(docs, opts.random_words)
-        if not pool:
+        if opts.generic_source:
+            docs = load_generic(opts.generic_source, opts.generic_column)
+            n_docs = len(docs)
+
+            def doc_stream():
+                return iter(docs)
+        else:
+            n_docs = n_paraphrases
+
+            def doc_stream():
+                return _unspill(paraphrase_file.path)
+
+        # every window of the pool, spilled as text with an offset per window (8 bytes a window
+        # in memory), so a seeded order of window numbers can fetch each window
+        window_file, offsets = folder / "windows.txt", array("Q", [0])
+        with window_file.open("wb") as fh:
+            for doc in doc_stream():
+                for words in windows([doc], opts.random_words):
+                    data = " ".join(words).encode()
+                    fh.write(data)
+                    offsets.append(offsets[-1] + len(data))
+        n_windows = len(offsets) - 1
+        if not n_windows:
             raise RegimeError(f"continual: no generic document has {opts.random_words} words; lower --random-words")
-        configs["mix_random"], configs["mix_generic"], passes = {}, {}, {}
+
+        def generic(name: str, n: int):
+            def rows():
+                made, rounds = 0, 0
+                with window_file.open("rb") as fh:
+                    while made < n:
+                        stage = f"continual:generic:{name}:{rounds}"
+                        for i in islice(seeded_stream(seed, stage, range(n_windows)), n - made):
+                            made += 1
+                            fh.seek(offsets[i])
+                            words = fh.read(offsets[i + 1] - offsets[i]).decode().split(" ")
+                            yield _window_example("generic", words, f"{name}:{rounds}:{i}", seed)
+                        rounds += 1
+                passes[name] = rounds
+            return rows
+
+        configs["mix_random"], configs["mix_generic"] = {}, {}
         for name in TRAIN_SETS:
-            n = int(len(sets[name]) * opts.mix_ratio)
+            n = int(sizes[name] * opts.mix_ratio)
             if n == 0:
                 continue
-            configs["mix_random"][name] = random_examples(seed, name, n, opts.random_words, vocab)
-            configs["mix_generic"][name], passes[name] = generic_examples(seed, name, n, pool)
+            configs["mix_random"][name] = lambda name=name, n=n: random_stream(seed, name, n, opts.random_words, vocab)
+            configs["mix_generic"][name] = generic(name, n)
+            passes[name] = 0
         if not configs["mix_random"]:
             del configs["mix_random"], configs["mix_generic"]
-        notes["generic"] = {"documents": len(docs), "windows": len(pool), "passes": passes}
-    configs["test"] = {"retention": [qa_item(r) for e in members["stage1"] for r in source.qa_by_entity.get(e, [])],
-                       "stage2_factoid": [qa_item(r) for e in members["stage2"] for r in source.qa_by_entity.get(e, [])]}
-    configs["entities"] = {"train": source.roles([(e, role.get(e, "background")) for e in ids])}
-    return configs, notes
+        notes["generic"] = {"documents": n_docs, "windows": n_windows, "passes": passes}
+    configs["test"] = {"retention": qa_of("stage1", qa_item), "stage2_factoid": qa_of("stage2", qa_item)}
+    configs["entities"] = {"train": lambda: source.role_rows(lambda e: role.get(e, "background"))}
+
+    def final_notes() -> dict:
+        spill.cleanup()
+        return notes
+    return configs, final_notes
+
+
+def random_stream(seed: int, split: str, n: int, length: int, vocab: tuple[str, ...]):
+    """:func:`random_examples`, one at a time."""
+    for i in range(n):
+        rng = item_rng(seed, f"continual:random:{split}", i)
+        yield _window_example("random_words", [vocab[rng.randrange(len(vocab))] for _ in range(length)],
+                              f"{split}:{i}", seed)

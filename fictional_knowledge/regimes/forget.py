@@ -15,7 +15,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from fictional_knowledge.regimes.common import QAItem, RegimeError, Row, Source, qa_item, seeded_order
+from fictional_knowledge.regimes.common import RegimeError, Row, Source, qa_item, seeded_order
 from fictional_knowledge.regimes.options import ForgetOptions
 
 SUMMARY = ("Forget/retain splits for unlearning, TOFU-style: `forgetNN` holds the QA of NN% of the entities "
@@ -46,7 +46,9 @@ def describe(opts: ForgetOptions) -> dict[str, str]:
 
 
 def make(source: Source, opts: ForgetOptions, seed: int):
-    ids = [r["id"] for r in source.rows("entities")]
+    """``(configs, notes)``; the QA of each config streams from the build (only entity ids and
+    forget levels are held)."""
+    ids = source.entity_ids
     order = seeded_order(seed, "forget:order", ids)
     sizes = {p: max(1, int(round(p * len(ids) / 100))) for p in opts.percents}
     if sizes[opts.percents[-1]] >= len(ids):
@@ -55,18 +57,25 @@ def make(source: Source, opts: ForgetOptions, seed: int):
     for p in reversed(opts.percents):
         for e in order[:sizes[p]]:
             level[e] = p
+    del order
 
-    def qa_of(entities) -> list[QAItem]:
-        return [qa_item(r) for e in entities for r in source.qa_by_entity.get(e, [])]
+    def qa_of(keep):
+        def rows():
+            for e, group in source.by_entity("qa"):
+                if keep(e):
+                    yield from (qa_item(r) for r in group)
+        return rows
 
-    configs: dict[str, dict[str, list]] = {}
+    def entities():
+        for r in source.stream("entities", ["id", "name", "type"]):
+            yield ForgetEntity(entity_id=r["id"], name=r["name"], type=r["type"], forget_percent=level.get(r["id"]))
+
+    configs: dict[str, dict] = {}
     for p in opts.percents:
         forget, retain = names(p)
-        configs[forget] = {"train": qa_of(e for e in ids if level.get(e, 100) <= p)}
-        configs[retain] = {"train": qa_of(e for e in ids if level.get(e, 100) > p)}
-    configs["full"] = {"train": qa_of(ids)}
-    configs["entities"] = {"train": [ForgetEntity(entity_id=e, name=source.entities[e]["name"],
-                                                  type=source.entities[e]["type"], forget_percent=level.get(e))
-                                     for e in ids]}
+        configs[forget] = {"train": qa_of(lambda e, p=p: level.get(e, 100) <= p)}
+        configs[retain] = {"train": qa_of(lambda e, p=p: level.get(e, 100) > p)}
+    configs["full"] = {"train": qa_of(lambda e: True)}
+    configs["entities"] = {"train": entities}
     notes = {"entities": len(ids), "forget_entities": {names(p)[0]: sizes[p] for p in opts.percents}}
     return configs, notes

@@ -20,6 +20,7 @@ corpus sentence uses, with its ``k``).
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from itertools import accumulate
 from typing import Literal
 
@@ -27,7 +28,7 @@ from fictional_knowledge.generate.facts import WorldFact
 from fictional_knowledge.generate.probes import split_cloze
 from fictional_knowledge.generate.render import CONNECTIVES, render_fact, statement_variants
 from fictional_knowledge.generate.seeding import item_rng, make_id
-from fictional_knowledge.regimes.common import Row, Source, seeded_order
+from fictional_knowledge.regimes.common import Row, Source, seeded_stream
 from fictional_knowledge.regimes.options import FrequencyOptions
 
 SUMMARY = ("A frequency-controlled corpus after Wang et al. (2024): each fact occurs exactly k times, k "
@@ -103,22 +104,48 @@ def probe_of(seed: int, f: WorldFact, templates) -> tuple[str, str]:
 
 
 def make(source: Source, opts: FrequencyOptions, seed: int):
+    """``(configs, notes)``: every split streams over the build's facts (computed per entity from
+    the world), so memory does not grow with the build; the corpus goes through
+    :func:`seeded_stream`, and ``notes`` is filled while the corpus is written."""
     sampler = ZipfSampler(opts.exponent, opts.max_count)
-    corpus, freqs, probes = [], [], []
-    for row in source.rows("facts"):
-        f = source.world_facts[row["id"]]
-        k = sampler.sample(item_rng(seed, "frequency:k", f.id).random())
-        sentences = sentences_of(source.seed, f, source.templates)
-        for i in range(k):
-            corpus.append(CorpusSentence(id=make_id("sentence", source.seed, f.id, i), fact_id=f.id,
-                                         entity_id=f.subject.id, occurrence=i, text=sentences[i % len(sentences)]))
-        freqs.append(FactFrequency(fact_id=f.id, entity_id=f.subject.id, relation=f.relation, object=f.object, k=k))
-        inp, target = probe_of(seed, f, source.templates)
-        probes.append(FrequencyProbe(id=make_id("probe", source.seed, f.id, inp), fact_id=f.id, entity_id=f.subject.id,
-                                     relation=f.relation, input=inp, target=target, k=k))
-    corpus = seeded_order(seed, "frequency:corpus", corpus, key=lambda s: s.id)
-    ks = sorted(x.k for x in freqs)
-    notes = {"facts": len(freqs), "sentences": len(corpus), "k_max": ks[-1], "k_median": ks[len(ks) // 2],
-             "k_mean": round(len(corpus) / len(freqs), 4), "share_k1": round(ks.count(1) / len(ks), 4)}
-    configs = {"corpus": {"train": corpus}, "frequencies": {"train": freqs}, "probes": {"test": probes}}
+    counts: Counter[int] = Counter()  # k -> facts with that k, filled by the corpus pass
+
+    def facts():
+        for _, fs in source.entity_facts():
+            for f in fs:
+                yield f, sampler.sample(item_rng(seed, "frequency:k", f.id).random())
+
+    def corpus():
+        counts.clear()
+        for f, k in facts():
+            counts[k] += 1
+            sentences = sentences_of(source.seed, f, source.templates)
+            for i in range(k):
+                yield CorpusSentence(id=make_id("sentence", source.seed, f.id, i), fact_id=f.id,
+                                     entity_id=f.subject.id, occurrence=i, text=sentences[i % len(sentences)])
+
+    def freqs():
+        for f, k in facts():
+            yield FactFrequency(fact_id=f.id, entity_id=f.subject.id, relation=f.relation, object=f.object, k=k)
+
+    def probes():
+        for f, k in facts():
+            inp, target = probe_of(seed, f, source.templates)
+            yield FrequencyProbe(id=make_id("probe", source.seed, f.id, inp), fact_id=f.id, entity_id=f.subject.id,
+                                 relation=f.relation, input=inp, target=target, k=k)
+
+    def notes() -> dict:
+        n = sum(counts.values())
+        sentences = sum(k * c for k, c in counts.items())
+        median, seen = None, 0
+        for k in sorted(counts):  # ks[n // 2] of the sorted list of every fact's k
+            seen += counts[k]
+            if seen > n // 2:
+                median = k
+                break
+        return {"facts": n, "sentences": sentences, "k_max": max(counts), "k_median": median,
+                "k_mean": round(sentences / n, 4), "share_k1": round(counts[1] / n, 4)}
+
+    configs = {"corpus": {"train": lambda: seeded_stream(seed, "frequency:corpus", corpus(), key=lambda s: s.id)},
+               "frequencies": {"train": freqs}, "probes": {"test": probes}}
     return configs, notes

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from fictional_knowledge.models import Probe
 from fictional_knowledge.generate.seeding import make_id
-from fictional_knowledge.regimes.common import RegimeError, Row, Source, seeded_order
+from fictional_knowledge.regimes.common import RegimeError, Row, Source, seeded_order, seeded_stream
 from fictional_knowledge.regimes.options import INJECTED_SCENARIOS, SCENARIOS, InjectionOptions, Scenario
 from fictional_knowledge.regimes.sentences import PassageParser
 
@@ -98,51 +98,90 @@ def _deal(sizes: list[int]) -> list[int]:
     return out
 
 
-def stratified(source: Source, passages: list[dict], sizes: list[int], seed: int) -> list[list[dict]]:
-    """A seeded sample of ``sum(sizes)`` passages, each entity type in proportion to the build
-    (largest remainders), dealt so that every group gets each type in proportion."""
+class PassageIndex:
+    """The build's passages as compact columns (id, entity id, entity type), in build order: what
+    choosing the groups needs, without the passages' text."""
+
+    def __init__(self, source: Source):
+        from array import array
+
+        self.ids: list[str] = []
+        self.entity_ids: list[str] = []
+        self.type_names: list[str] = []
+        self.types = array("H")
+        codes: dict[str, int] = {}
+        for entity, (e, rows) in zip(source.stream("entities", ["id", "type"]), source.by_entity("passages", ["id"])):
+            for r in rows:
+                self.ids.append(r["id"])
+                self.entity_ids.append(e)
+                if entity["type"] not in codes:
+                    codes[entity["type"]] = len(self.type_names)
+                    self.type_names.append(entity["type"])
+                self.types.append(codes[entity["type"]])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def type_of(self, i: int) -> str:
+        return self.type_names[self.types[i]]
+
+
+def stratified(index: PassageIndex, sizes: list[int], seed: int) -> list[list[int]]:
+    """A seeded sample of ``sum(sizes)`` passages (indices into ``index``), each entity type in
+    proportion to the build (largest remainders), dealt so that every group gets each type in
+    proportion."""
     total = sum(sizes)
-    by_type: dict[str, list[dict]] = {}
-    for p in passages:
-        by_type.setdefault(source.entities[p["entity_id"]]["type"], []).append(p)
+    by_type: dict[str, list[int]] = {}
+    for i in range(len(index)):
+        by_type.setdefault(index.type_of(i), []).append(i)
     types = sorted(by_type)
-    exact = {t: total * len(by_type[t]) / len(passages) for t in types}
+    exact = {t: total * len(by_type[t]) / len(index) for t in types}
     quota = {t: int(exact[t]) for t in types}
     for t in sorted(types, key=lambda t: (-(exact[t] - quota[t]), t))[:total - sum(quota.values())]:
         quota[t] += 1
-    chosen = [p for t in types
-              for p in seeded_order(seed, f"injection:stratified:{t}", by_type[t], key=lambda p: p["id"])[:quota[t]]]
-    groups: list[list[dict]] = [[] for _ in sizes]
-    for p, g in zip(chosen, _deal(sizes)):
-        groups[g].append(p)
+    chosen = [i for t in types
+              for i in seeded_order(seed, f"injection:stratified:{t}", by_type[t], key=lambda i: index.ids[i])[:quota[t]]]
+    groups: list[list[int]] = [[] for _ in sizes]
+    for i, g in zip(chosen, _deal(sizes)):
+        groups[g].append(i)
     return groups
 
 
 def choose_groups(source: Source, opts: InjectionOptions, seed: int) -> dict[str, list[dict]]:
-    """The passage rows of each scenario (paraphrase, duplicate, once, control)."""
-    passages = source.rows("passages")
+    """The passage rows of each scenario (paraphrase, duplicate, once, control). Only the chosen
+    passages are read in full."""
+    index = PassageIndex(source)
     total = sum(opts.group_sizes)
     if opts.passages is not None:
-        by_id = {p["id"]: p for p in passages}
-        unknown = [p for p in opts.passages if p not in by_id]
+        position = {p: i for i, p in enumerate(index.ids)}
+        unknown = [p for p in opts.passages if p not in position]
         if unknown:
             raise RegimeError(f"injection: unknown passage id {unknown[0]!r}")
         if len(set(opts.passages)) != len(opts.passages) or len(opts.passages) != total:
             raise RegimeError(f"injection: --passages needs {total} distinct ids (sum of --group-sizes)")
-        chosen = [by_id[p] for p in opts.passages]
+        chosen = [position[p] for p in opts.passages]
+        del position
     else:
-        if total > len(passages):
-            raise RegimeError(f"injection: the groups need {total} passages, the build has {len(passages)}; "
+        if total > len(index):
+            raise RegimeError(f"injection: the groups need {total} passages, the build has {len(index)}; "
                               "lower --group-sizes or build more entities")
         if opts.select == "stratified":
-            return dict(zip(SCENARIOS, stratified(source, passages, opts.group_sizes, seed)))
-        pool = passages if opts.select == "first" else seeded_order(seed, "injection:select", passages, key=lambda p: p["id"])
-        chosen = pool[:total]
+            return _rows_of(source, dict(zip(SCENARIOS, stratified(index, opts.group_sizes, seed))), index)
+        pool = range(len(index)) if opts.select == "first" else \
+            seeded_order(seed, "injection:select", range(len(index)), key=lambda i: index.ids[i])
+        chosen = list(pool[:total])
     groups, start = {}, 0
     for scenario, size in zip(SCENARIOS, opts.group_sizes):
         groups[scenario] = chosen[start:start + size]
         start += size
-    return groups
+    return _rows_of(source, groups, index)
+
+
+def _rows_of(source: Source, groups: dict[str, list[int]], index: PassageIndex) -> dict[str, list[dict]]:
+    """The full passage rows of the chosen indices (one streaming pass)."""
+    wanted = {index.ids[i] for ids in groups.values() for i in ids}
+    rows = {r["id"]: r for r in source.stream("passages") if r["id"] in wanted}
+    return {s: [rows[index.ids[i]] for i in ids] for s, ids in groups.items()}
 
 
 def schedule_of(opts: InjectionOptions) -> dict[str, list[int]]:
@@ -171,7 +210,7 @@ def make(source: Source, opts: InjectionOptions, seed: int):
                                       variant=variant, text=text))
     scenario_of = {p["id"]: s for s, ps in groups.items() for p in ps}
     probes = [InjectionProbe(**r, scenario=scenario_of[r["passage_id"]])
-              for r in source.rows("probes") if r["passage_id"] in scenario_of]
+              for r in source.stream("probes") if r["passage_id"] in scenario_of]
     configs = {"injection": {"train": rows}, "probes": {"test": probes}}
     types = {s: _type_counts(source, ps) for s, ps in groups.items() if ps}
     notes = {"groups": {s: [p["id"] for p in ps] for s, ps in groups.items() if ps},
@@ -179,43 +218,67 @@ def make(source: Source, opts: InjectionOptions, seed: int):
              "injections_per_step": {str(step): sum(r.step == step for r in rows) for step in opts.steps}}
     if opts.background != "none":
         banned = {f for p in probes for f in p.fact_ids}
+        totals = {"docs": 0, "words": 0, "characters": 0}
+
+        def counted(docs):
+            for d in docs:
+                totals["docs"] += 1
+                totals["words"] += len(d.text.split())
+                totals["characters"] += len(d.text)
+                yield d
+            if not totals["docs"]:
+                raise RegimeError("injection: the background stream would be empty; use --background none")
+
         if opts.background == "build" and opts.background_entities is None:
-            docs, removed = background(source, set(scenario_of), banned, seed)
-            info = {"source": "build", "removed_sentences": removed}
+            info = {"source": "build", "removed_sentences": 0}
+            docs = background_stream(source, set(scenario_of), banned, info)
+            stage_docs = lambda: seeded_stream(seed, "injection:background", counted(docs), key=lambda d: d.id)  # noqa: E731
         elif opts.background == "build":
-            docs, info = world_background(source, opts.background_entities, seed)
+            info = {}
+            docs = world_background_stream(source, opts.background_entities, info)
+            stage_docs = lambda: seeded_stream(seed, "injection:background", counted(docs), key=lambda d: d.id)  # noqa: E731
         else:
-            docs, info = corpus_background(opts.background, opts.background_column, seed)
-        if not docs:
-            raise RegimeError("injection: the background stream would be empty; use --background none")
-        configs["background"] = {"train": docs}
-        notes["background"] = {**info, "docs": len(docs), "words": sum(len(d.text.split()) for d in docs),
-                               "characters": sum(len(d.text) for d in docs)}
+            listed, info = corpus_background(opts.background, opts.background_column, seed)
+            if not listed:
+                raise RegimeError("injection: the background stream would be empty; use --background none")
+            stage_docs = lambda: counted(listed)  # noqa: E731
+        configs["background"] = {"train": stage_docs}
+
+        def final_notes() -> dict:
+            return {**notes, "background": {**info, **totals}}
+        return configs, final_notes
     return configs, notes
 
 
 def _type_counts(source: Source, passages: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for p in passages:
-        t = source.entities[p["entity_id"]]["type"]
+        t = source.facts_by_entity[p["entity_id"]][0].subject.type
         out[t] = out.get(t, 0) + 1
     return dict(sorted(out.items()))
 
 
-def background(source: Source, injected: set[str], banned_facts: set[str], seed: int) -> tuple[list[BackgroundDoc], int]:
-    """The passages not in ``injected``, without the sentences stating ``banned_facts``, in a
-    seeded order; also the number of sentences removed."""
+def background_stream(source: Source, injected: set[str], banned_facts: set[str], info: dict):
+    """The passages not in ``injected``, without the sentences stating ``banned_facts``, in build
+    order (streamed); ``info["removed_sentences"]`` counts the sentences removed."""
     parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates)
-    docs, removed = [], 0
-    for p in source.rows("passages"):
+    for p in source.stream("passages"):
         if p["id"] in injected:
             continue
         text, n = parser.parse(p["text"], p["entity_id"], p["fact_ids"]).text(banned_facts)
-        removed += n
+        info["removed_sentences"] += n
         if text:
-            docs.append(BackgroundDoc(id=make_id("background", source.seed, p["id"], text), passage_id=p["id"],
-                                      entity_id=p["entity_id"], text=text, removed_sentences=n))
-    return seeded_order(seed, "injection:background", docs, key=lambda d: d.id), removed
+            yield BackgroundDoc(id=make_id("background", source.seed, p["id"], text), passage_id=p["id"],
+                                entity_id=p["entity_id"], text=text, removed_sentences=n)
+
+
+def background(source: Source, injected: set[str], banned_facts: set[str], seed: int) -> tuple[list[BackgroundDoc], int]:
+    """The passages not in ``injected``, without the sentences stating ``banned_facts``, in a
+    seeded order; also the number of sentences removed (in memory: see :func:`background_stream`)."""
+    info = {"removed_sentences": 0}
+    docs = seeded_order(seed, "injection:background", background_stream(source, injected, banned_facts, info),
+                        key=lambda d: d.id)
+    return docs, info["removed_sentences"]
 
 
 def background_start(entities: int) -> int:
@@ -227,31 +290,37 @@ def background_start(entities: int) -> int:
     return ((entities + BLOCK - 1) // BLOCK + 3 * WINDOW) * BLOCK
 
 
-def world_background(source: Source, count: int, seed: int) -> tuple[list[BackgroundDoc], dict]:
+def world_background_stream(source: Source, count: int, info: dict):
     """Passages of ``count`` world entities after :func:`background_start` (same world seed and
-    build settings as the source), in a seeded order. A passage that shares a fact or an entity id
-    with the build (two entities whose names coincide) is left out and counted."""
+    build settings as the source), in world order (streamed; ``info`` is filled as they go). A
+    passage that shares a fact or an entity id with the build (two entities whose names coincide)
+    is left out and counted."""
     from fictional_knowledge.generate.bundle import passage_records
     from fictional_knowledge.models import Passage
 
     config = source.manifest.config
     start = background_start(config.entities)
     render = config.model_copy(update={"paraphrases": 0})  # the passage text does not depend on them
-    build_facts = {r["id"] for r in source.rows("facts")}
-    build_entities = set(source.entities)
+    build_facts = source.world_facts  # membership through the compact index
+    build_entities = source.facts_by_entity
     templates = source.templates
-    docs, skipped = [], 0
+    info.update({"source": "world", "first_position": start, "entities": count, "skipped_overlapping": 0})
     for position in _progress(range(start, start + count), "background entities"):
         (row,) = passage_records(source.seed, position, render, templates)["passages"]
         passage = Passage.model_validate(row) if isinstance(row, dict) else row
-        if passage.entity_id in build_entities or build_facts.intersection(passage.fact_ids):
-            skipped += 1
+        if passage.entity_id in build_entities or any(f in build_facts for f in passage.fact_ids):
+            info["skipped_overlapping"] += 1
             continue
-        docs.append(BackgroundDoc(id=make_id("background", source.seed, passage.id, passage.text),
-                                  passage_id=passage.id, entity_id=passage.entity_id, text=passage.text,
-                                  removed_sentences=0))
-    info = {"source": "world", "first_position": start, "entities": count, "skipped_overlapping": skipped}
-    return seeded_order(seed, "injection:background", docs, key=lambda d: d.id), info
+        yield BackgroundDoc(id=make_id("background", source.seed, passage.id, passage.text),
+                            passage_id=passage.id, entity_id=passage.entity_id, text=passage.text,
+                            removed_sentences=0)
+
+
+def world_background(source: Source, count: int, seed: int) -> tuple[list[BackgroundDoc], dict]:
+    """:func:`world_background_stream` in a seeded order, in memory."""
+    info: dict = {}
+    docs = seeded_order(seed, "injection:background", world_background_stream(source, count, info), key=lambda d: d.id)
+    return docs, info
 
 
 def _progress(items, description: str):

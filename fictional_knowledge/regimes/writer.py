@@ -15,14 +15,14 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal, Sequence, Union
 
 from pydantic import BaseModel
 
 from fictional_knowledge import __version__
-from fictional_knowledge.dataset.fingerprint import Accumulator, canonical_json
+from fictional_knowledge.dataset.fingerprint import MOD, Accumulator, canonical_json
 from fictional_knowledge.models import BuildConfig, ConfigSummary
-from fictional_knowledge.regimes.common import RegimeError, Row, Source
+from fictional_knowledge.regimes.common import Dumped, RegimeError, Row, Source
 
 FILE_ROWS = 50_000
 MANIFEST = "regime_manifest.json"
@@ -82,35 +82,63 @@ def cli_options(options: BaseModel) -> str:
     return " ".join(parts)
 
 
-def _write_split(folder: Path, split: str, rows: list[Row]) -> SplitSummary:
-    """Write one split as ``<split>-<sequence[:12]>-NNNNN.parquet``. The digest in the name makes
-    the README's ``data_files`` pattern change with the content: ``datasets`` keys its cache on the
+def _write_split(folder: Path, split: str, rows: Iterable[Row], empty: str) -> SplitSummary:
+    """Write one split as ``<split>-<sequence[:12]>-NNNNN.parquet``, ``FILE_ROWS`` rows a file,
+    as the rows stream by (only one file's rows are held). The digest in the name makes the
+    README's ``data_files`` pattern change with the content: ``datasets`` keys its cache on the
     README's YAML (patterns, not file contents), so a folder remade in place with other data would
-    otherwise load stale cached rows."""
+    otherwise load stale cached rows. ``empty`` is the error message of a split with no row."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    model = type(rows[0])
-    if any(type(r) is not model for r in rows):
-        raise TypeError(f"rows of {folder.name}/{split} mix several models")
-    dicts = [r.model_dump() for r in rows]
+    model = None
     acc, seq = Accumulator(), hashlib.sha256()
-    for d in dicts:
-        acc.add(d)
-        seq.update(hashlib.sha256(canonical_json(d).encode()).digest())
+    buffer: list[dict] = []
+    parts: list[Path] = []
+
+    def flush() -> None:
+        table = pa.Table.from_pylist(buffer, schema=arrow_schema(model))
+        part = folder / f".{split}-part-{len(parts):05d}.parquet"
+        pq.write_table(table, part, compression="zstd")
+        parts.append(part)
+        buffer.clear()
+
+    for r in rows:
+        rtype, d = (r.model, r.data) if type(r) is Dumped else (type(r), None)
+        if model is None:
+            model = rtype
+        elif rtype is not model:
+            raise TypeError(f"rows of {folder.name}/{split} mix several models")
+        if d is None:
+            d = r.model_dump()
+        digest = hashlib.sha256(canonical_json(d).encode()).digest()  # Accumulator.add's row digest, once
+        acc.rows += 1
+        acc.total = (acc.total + int.from_bytes(digest, "big")) % MOD
+        seq.update(digest)
+        buffer.append(d)
+        if len(buffer) == FILE_ROWS:
+            flush()
+    if model is None:
+        raise RegimeError(empty)
+    if buffer:
+        flush()
     summary = SplitSummary(rows=acc.rows, fingerprint=acc.fingerprint, sequence=seq.hexdigest())
-    for start in range(0, len(dicts), FILE_ROWS):
-        table = pa.Table.from_pylist(dicts[start:start + FILE_ROWS], schema=arrow_schema(model))
-        pq.write_table(table, folder / f"{split}-{summary.sequence[:12]}-{start // FILE_ROWS:05d}.parquet",
-                       compression="zstd")
+    for i, part in enumerate(parts):
+        part.rename(folder / f"{split}-{summary.sequence[:12]}-{i:05d}.parquet")
     return summary
 
 
+#: a split's rows: a list, or a function that returns an iterable of them (called once, while
+#: the split is written, so a regime can stream rows it never holds all at once)
+Rows = Union[Sequence[Row], Callable[[], Iterable[Row]]]
+
+
 def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel, source: Source,
-                 configs: dict[str, dict[str, list[Row]]], notes: dict[str, Any], summary: str,
-                 descriptions: dict[str, str], overwrite: bool = False) -> RegimeManifest:
+                 configs: dict[str, dict[str, Rows]], notes: dict[str, Any] | Callable[[], dict[str, Any]],
+                 summary: str, descriptions: dict[str, str], overwrite: bool = False) -> RegimeManifest:
     """Write ``configs`` (config -> split -> rows) into the folder ``out``, through a temporary
-    folder beside it that is renamed into place only when complete."""
+    folder beside it that is renamed into place only when complete. A split given as a function
+    is streamed; ``notes`` may be a function, called after every split is written."""
     from fictional_knowledge.atomic import atomic_folder
     from fictional_knowledge.dataset.builder import BuildError, check_output_folder
 
@@ -118,22 +146,28 @@ def write_regime(out: str | Path, *, regime: str, seed: int, options: BaseModel,
         check_output_folder(out, overwrite)
     except BuildError as exc:
         raise RegimeError(str(exc)) from None
+
+    def empty(config: str, split: str) -> str:
+        return f"{regime}: {config}/{split} would be empty with these options"
+
     for config, splits in configs.items():
         for split, rows in splits.items():
-            if not rows:
-                raise RegimeError(f"{regime}: {config}/{split} would be empty with these options")
+            if not callable(rows) and not rows:
+                raise RegimeError(empty(config, split))
     with atomic_folder(out, overwrite=overwrite) as tmp:
         summaries: dict[str, dict[str, SplitSummary]] = {}
         for config, splits in configs.items():
             folder = tmp / "data" / config
             folder.mkdir(parents=True)
-            summaries[config] = {split: _write_split(folder, split, rows) for split, rows in splits.items()}
+            summaries[config] = {split: _write_split(folder, split, rows() if callable(rows) else rows,
+                                                     empty(config, split))
+                                 for split, rows in splits.items()}
         m = source.manifest
         manifest = RegimeManifest(
             package_version=__version__, regime=regime, seed=seed, options=options.model_dump(mode="json"),
             source=SourceBuild(package_version=m.package_version, config=m.config,
                                template_hashes=m.template_hashes, configs=m.configs),
-            configs=summaries, notes=notes)
+            configs=summaries, notes=notes() if callable(notes) else notes)
         (tmp / MANIFEST).write_text(json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n")
         (tmp / "README.md").write_text(card(manifest, summary, descriptions, cli_options(options)))
     return manifest
