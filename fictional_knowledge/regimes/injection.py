@@ -324,13 +324,15 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
 
 
 def _progress(items, description: str):
+    """A progress bar over ``items`` on stderr (tqdm, the package's one progress library; none
+    for short work or when stderr is not a terminal)."""
     import sys
 
-    if len(items) < 2000 or not sys.stderr.isatty():
+    if len(items) < 2000:
         return items
-    from rich.progress import track
+    from tqdm import tqdm
 
-    return track(items, description=description, transient=True)
+    return tqdm(items, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True, disable=None)
 
 
 def corpus_background(spec: str, column: str, seed: int) -> tuple[list[CorpusDoc], dict]:
