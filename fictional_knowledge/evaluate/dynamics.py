@@ -302,9 +302,13 @@ def compute_dynamics(log: pd.DataFrame, injections: Optional[Sequence[int]] = No
         raise ValueError("no group has injection steps")
     probe_rows, inj_rows, ret_rows, delta_parts = [], [], [], []
     grouped = log.groupby("probe_id", sort=True)
-    if progress:
-        from rich.progress import track
-        grouped = track(grouped, total=log["probe_id"].nunique(), description="probes")
+    if progress:  # tqdm on stderr, the package's one progress library (none when not a terminal)
+        import sys
+
+        from tqdm import tqdm
+
+        grouped = tqdm(grouped, total=log["probe_id"].nunique(), desc="probes", file=sys.stderr, leave=False,
+                       dynamic_ncols=True, disable=None)
     for pid, rows in grouped:
         kind, group = rows["kind"].iat[0], rows["group"].iat[0]
         glabel = ALL if group is None or pd.isna(group) else str(group)
