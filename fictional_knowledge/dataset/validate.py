@@ -405,21 +405,30 @@ def _facts_maps(ctx: Context, rows: list[dict]) -> dict:
     return st
 
 
+def _soundness_indexes(ctx: Context, config: str, rows: list[dict]):
+    """The shared part of the QA and probe soundness checks: index ``entities`` and ``facts`` as
+    they stream by, then give ``(world index, facts maps)`` for the later configs (None before,
+    or when an earlier config was unreadable)."""
+    if config == "entities":
+        _world_index(ctx, rows)
+        return None
+    if config == "facts":
+        _facts_maps(ctx, rows)
+        return None
+    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
+    return None if index is None or facts is None else (index, facts)
+
+
 @check("qa_distractor_possible", "entities", "facts", "qa")
 def qa_distractor_possible(ctx: Context, config: str, rows: list[dict]) -> None:
     """No QA choice is ruled out by the subject's other facts (a book dated before its author's
     birth, a city as populous as its country: ``qa_rules.value_bounds``)."""
     from fictional_knowledge.generate.qa_rules import possible, value_bounds
 
-    if config == "entities":
-        _world_index(ctx, rows)
+    indexed = _soundness_indexes(ctx, config, rows)
+    if indexed is None:
         return
-    if config == "facts":
-        _facts_maps(ctx, rows)
-        return
-    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
-    if index is None or facts is None:
-        return
+    index, facts = indexed
 
     def lookup(eid):
         found = index.get(eid)
@@ -443,15 +452,10 @@ def probe_completed_otherwise(ctx: Context, config: str, rows: list[dict]) -> No
     born in" expecting a city while "... was born in the year 1944" is true: ``completions``)."""
     from fictional_knowledge.generate.completions import BuildForms
 
-    if config == "entities":
-        _world_index(ctx, rows)
+    indexed = _soundness_indexes(ctx, config, rows)
+    if indexed is None:
         return
-    if config == "facts":
-        _facts_maps(ctx, rows)
-        return
-    index, facts = ctx.state.get("_world"), ctx.state.get("_facts")
-    if index is None or facts is None:
-        return
+    index, facts = indexed
     forms = ctx.state.get("_forms")
     if forms is None:
         entities = _NamesView(index.entities)

@@ -185,7 +185,7 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
             merged = folder / f"merged-{made:06d}.pickle"
             with merged.open("wb") as fh:
                 frame = []
-                for item in heapq.merge(*(_read_run(p) for p in runs[:MAX_RUNS]), key=lambda t: t[0]):
+                for item in heapq.merge(*(read_frames(p) for p in runs[:MAX_RUNS]), key=lambda t: t[0]):
                     frame.append(item)
                     if len(frame) == _FRAME:
                         pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -195,7 +195,7 @@ def seeded_stream(seed: int, stage: str, items: Iterable[T], key=lambda x: x, ru
             for p in runs[:MAX_RUNS]:
                 p.unlink()
             runs = [merged] + runs[MAX_RUNS:]  # the merged run holds the earliest rows: ties keep input order
-        for _, x in heapq.merge(*(_read_run(p) for p in runs), key=lambda t: t[0]):
+        for _, x in heapq.merge(*(read_frames(p) for p in runs), key=lambda t: t[0]):
             yield _unpack(x)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -235,7 +235,8 @@ def _unpack(packed):
     return packed[1]
 
 
-def _read_run(path: Path):
+def read_frames(path: Path):
+    """The items of a file of pickled lists (frames), written one ``pickle.dump`` at a time."""
     with path.open("rb") as fh:
         while True:
             try:

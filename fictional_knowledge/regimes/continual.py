@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Optional
 
 from fictional_knowledge.generate.seeding import item_rng, make_id
-from fictional_knowledge.regimes.common import (Example, RegimeError, Source, fraction_count, qa_example, qa_item, seeded_order,
-                                                seeded_stream)
+from fictional_knowledge.regimes.common import (Example, RegimeError, Source, fraction_count, qa_example, qa_item, read_frames,
+                                                seeded_order, seeded_stream)
 from fictional_knowledge.regimes.options import ContinualOptions
 from fictional_knowledge.regimes.sentences import PassageParser
 
@@ -142,16 +142,6 @@ def _spill(folder: Path, name: str, items) -> tuple[Path, int]:
     return path, n
 
 
-def _unspill(path: Path):
-    with path.open("rb") as fh:
-        while True:
-            try:
-                frame = pickle.load(fh)
-            except EOFError:
-                return
-            yield from frame
-
-
 def make(source: Source, opts: ContinualOptions, seed: int):
     """``(configs, notes)``. The background passages are parsed once, streamed, and their
     non-factoid examples and paraphrases spilled to a temporary folder; every split then streams
@@ -231,7 +221,7 @@ def make(source: Source, opts: ContinualOptions, seed: int):
     sets = {
         "stage1": qa_of("stage1", lambda r: qa_example(r, source.seed)),
         "stage2_factoid": qa_of("stage2", lambda r: qa_example(r, source.seed)),
-        "stage2_nonfactoid": lambda: _unspill(nonfactoid_path),
+        "stage2_nonfactoid": lambda: read_frames(nonfactoid_path),
     }
     configs: dict = {name: {"train": rows} for name, rows in sets.items()}
     notes: dict = {"entities": counts}
@@ -248,7 +238,7 @@ def make(source: Source, opts: ContinualOptions, seed: int):
             n_docs = n_paraphrases
 
             def doc_stream():
-                return _unspill(paraphrase_file.path)
+                return read_frames(paraphrase_file.path)
 
         # every window of the pool, spilled as text with an offset per window (8 bytes a window
         # in memory), so a seeded order of window numbers can fetch each window
