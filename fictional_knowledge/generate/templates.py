@@ -60,6 +60,13 @@ class RelationSpec(_Spec):
     passage: list[str] = Field(min_length=2, description="Sentences for passages, paraphrases and statements.")
     semantic: list[str] = Field(min_length=1, description="Sentences reserved for semantic probes.")
     question: list[str] = Field(min_length=2, description="Questions; the first is the QA question.")
+    clauses: list[str] = Field(default_factory=list, description=(
+        "Prose style: predicates without their subject, ending with the object "
+        "(\"was born in {{ object }}\"); the planner adds the subject (a name, pronoun or description), "
+        "coordinates them and turns them into relative clauses."))
+    openers: list[str] = Field(default_factory=list, description=(
+        "Prose style: participial or prepositional openers ending with the object "
+        "(\"Born in {{ object }}\"), which the planner puts before a sentence about the same subject."))
 
 
 class CompositionSpec(_Spec):
@@ -70,6 +77,11 @@ class CompositionSpec(_Spec):
 class TemplateFile(_Spec):
     type: str
     intro: IntroSpec
+    descriptions: list[str] = Field(default_factory=list, description=(
+        "Prose style: definite descriptions that refer back to an entity of this type (\"the city\")."))
+    topics: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "Prose style: the paragraphs of a passage, in order, each a list of relations; relations not "
+        "listed go to a last paragraph."))
     relations: dict[str, RelationSpec]
     compositions: list[CompositionSpec] = Field(min_length=1)
 
@@ -150,6 +162,23 @@ class TypeTemplates:
     semantic: dict[str, tuple[Compiled, ...]]
     question: dict[str, tuple[Compiled, ...]]
     compositions: tuple[tuple[tuple[str, ...], tuple[Compiled, ...]], ...]
+    clauses: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
+    openers: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
+    descriptions: tuple[str, ...] = ()
+    topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def _compile_predicates(sources: list[str], where: str) -> tuple[Compiled, ...]:
+    """Prose clauses or openers: text and the object only, ending with the object's value."""
+    out = []
+    for i, src in enumerate(sources):
+        c = _compile(src, f"{where}[{i}]")
+        if c.slots != {"object"}:
+            raise TemplateError(f"{where}[{i}]: must use the object and no other slot (found {sorted(c.slots)})")
+        if not c.render({"object": "\x00"}).endswith("\x00") or src != src.strip():
+            raise TemplateError(f"{where}[{i}]: must end with {{{{ object }}}} and have no outer whitespace")
+        out.append(c)
+    return tuple(out)
 
 
 def _check_path(etype: str, path: list[str], where: str) -> None:
@@ -197,7 +226,7 @@ def load_file(path: Path) -> TypeTemplates:
         return tuple(out)
 
     fact_slots = SUBJECT_SLOTS | {"object"}
-    passage, semantic, question = {}, {}, {}
+    passage, semantic, question, clauses, openers = {}, {}, {}, {}, {}
     for rel, rs in spec.relations.items():
         passage[rel] = compile_all(rs.passage, f"relations.{rel}.passage", fact_slots,
                                    ends="{{ object }}.", required=fact_slots)
@@ -206,6 +235,18 @@ def load_file(path: Path) -> TypeTemplates:
         if set(rs.semantic) & set(rs.passage):
             raise TemplateError(f"{name}: relations.{rel}: a semantic sentence repeats a passage sentence")
         question[rel] = compile_all(rs.question, f"relations.{rel}.question", SUBJECT_SLOTS, ends="?")
+        clauses[rel] = _compile_predicates(rs.clauses, f"{name}: relations.{rel}.clauses")
+        openers[rel] = _compile_predicates(rs.openers, f"{name}: relations.{rel}.openers")
+    topics, listed = [], set()
+    for topic, relations in spec.topics.items():
+        unknown = [r for r in relations if r not in expected or r in listed]
+        if unknown:
+            raise TemplateError(f"{name}: topics.{topic}: unknown or repeated relations {unknown}")
+        listed.update(relations)
+        topics.append((topic, tuple(relations)))
+    rest = tuple(r for r in RELATIONS[etype] if r not in listed)
+    if rest:
+        topics.append(("more", rest))
     for fact in spec.intro.facts:
         if fact not in expected or RELATIONS[etype][fact] is not None:
             raise TemplateError(f"{name}: intro.facts: {fact!r} is not a value relation of {etype}")
@@ -222,7 +263,8 @@ def load_file(path: Path) -> TypeTemplates:
     return TypeTemplates(
         type=etype, file=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         intro_facts=tuple(spec.intro.facts), intro=intro, passage=passage, semantic=semantic,
-        question=question, compositions=tuple(compositions),
+        question=question, compositions=tuple(compositions), clauses=clauses, openers=openers,
+        descriptions=tuple(spec.descriptions), topics=tuple(topics),
     )
 
 
