@@ -58,9 +58,9 @@ class IntroSpec(_Spec):
 
 class RelationSpec(_Spec):
     passage: list[str] = Field(min_length=2, description="Sentences for passages, paraphrases and statements.")
-    semantic: list[str] = Field(min_length=1, description="Sentences reserved for semantic probes.")
-    question: list[str] = Field(min_length=2, description="Questions; the first is the QA question.")
-    clauses: list[str] = Field(default_factory=list, description=(
+    semantic: list[str] = Field(min_length=3, description="Sentences reserved for semantic probes.")
+    question: list[str] = Field(min_length=3, description="Questions; the first is the QA question.")
+    clauses: list[str] = Field(min_length=6, description=(
         "Prose style: predicates without their subject, ending with the object "
         "(\"was born in {{ object }}\"); the planner adds the subject (a name, pronoun or description), "
         "coordinates them and turns them into relative clauses."))
