@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable
 
-from fictional_knowledge.generate.soundness import ACT_AGES, PRESENT_YEAR, WorldIndex
+from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
 
 INF = float("inf")
 
@@ -26,28 +26,101 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     def linked(key):
         return lookup(attrs.get(key)) if attrs.get(key) is not None else None
 
+    def own(key):
+        return attrs.get(key)
+
     lo_age, hi_age = ACT_AGES
-    if (etype, relation) in (("work", "published_year"), ("organization", "founded_year")):
-        person = linked("authored_by" if etype == "work" else "founded_by")
+    los: list[float] = []
+    his: list[float] = []
+
+    def after(value, gap=1):  # the relation's value lies at least ``gap`` after ``value`` (if known)
+        if value is not None:
+            los.append(value + gap)
+
+    def before(value, gap=1):
+        if value is not None:
+            his.append(value - gap)
+
+    def aged(person):  # a person's act: between ages 18 and 95, not after now
         if person is not None:
-            return person["birth_year"] + lo_age, min(person["birth_year"] + hi_age, PRESENT_YEAR)
-    elif (etype, relation) == ("event", "year"):
+            los.append(person["birth_year"] + lo_age)
+            his.append(min(person["birth_year"] + hi_age, PRESENT_YEAR))
+
+    key = (etype, relation)
+    if key in (("work", "published_year"), ("organization", "founded_year")):
+        aged(linked("authored_by" if etype == "work" else "founded_by"))
+        if etype == "work":
+            after(own("story_year"))
+        else:
+            before(own("branch_year"))
+    elif key == ("event", "year"):
         org = linked("organized_by")
         if org is not None:
-            return org["founded_year"] + 1, PRESENT_YEAR
-    elif (etype, relation) == ("city", "population"):
+            los.append(org["founded_year"] + 1)
+            his.append(PRESENT_YEAR)
+        after(own("first_held_year"))
+        aged(linked("honoree"))
+    elif key == ("event", "first_held_year"):
+        before(own("year"))
+    elif key == ("city", "population"):
         country = linked("located_in")
         if country is not None:
             return 1, country["population"] - 1
-    elif (etype, relation) == ("country", "population"):
+    elif key == ("country", "population"):
         city = linked("largest_city")
         if city is not None:
             return city["population"] + 1, INF
-    elif (etype, relation) == ("person", "birth_year"):
+    elif key == ("city", "area_km2"):
+        country = linked("located_in")
+        if country is not None:
+            return 1, country["area_km2"] - 1
+    elif key == ("country", "area_km2"):
+        city = linked("largest_city")
+        if city is not None:
+            return city["area_km2"] + 1, INF
+    elif key == ("person", "birth_year"):
         city = linked("born_in")
         if city is not None:
-            return city["founded_year"], PRESENT_YEAR - lo_age
-    return None
+            los.append(city["founded_year"])
+            his.append(PRESENT_YEAR - lo_age)
+        before(own("career_start_year"), CAREER_AGE)
+        before(own("settled_year"), CAREER_AGE)
+        before(own("award_year"), lo_age)
+    elif key == ("person", "career_start_year"):
+        after(own("birth_year"), CAREER_AGE)
+        before(own("award_year"))
+    elif key == ("person", "award_year"):
+        after(own("career_start_year"))
+        if own("birth_year") is not None:
+            aged({"birth_year": own("birth_year")})
+    elif key == ("person", "settled_year"):
+        after(own("birth_year"), CAREER_AGE)
+        his.append(PRESENT_YEAR)
+    elif key == ("river", "survey_year"):
+        aged(linked("surveyed_by"))
+    elif key == ("river", "navigable_km"):
+        before(own("length_km"))
+        los.append(1)
+    elif key == ("river", "length_km"):
+        after(own("navigable_km"))
+    elif key == ("country", "established_year"):
+        before(own("constitution_year"))
+    elif key == ("country", "constitution_year"):
+        after(own("established_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("city", "founded_year"):
+        before(own("charter_year"))
+    elif key == ("city", "charter_year"):
+        after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("organization", "branch_year"):
+        after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("work", "story_year"):
+        before(own("published_year"))
+    if not los and not his:
+        return None
+    return (max(los) if los else -INF), (min(his) if his else INF)
 
 
 def parse_number(text: str) -> int | None:

@@ -291,8 +291,10 @@ def distractors(seed: int, f: WorldFact, n: int, rng: random.Random, preferred: 
                 if len(out) == n:
                     break
     if len(out) < n and bounds is not None:
-        lo = int(bounds[0])
-        hi = int(bounds[1]) if bounds[1] != float("inf") else 3 * lo + 10
+        inf = float("inf")
+        hi = int(bounds[1]) if bounds[1] != inf else None
+        lo = int(bounds[0]) if bounds[0] != -inf else (hi - 200 if hi is not None else 1)
+        hi = hi if hi is not None else 3 * lo + 10
         for _ in range(1000):
             if len(out) == n:
                 break

@@ -18,26 +18,47 @@ from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
-from fictional_knowledge.generate.world import ENTITY_SPECS
+from fictional_knowledge.generate.world import ACT_AGES, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
 
-PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
-ACT_AGES = (18, 95)  #: ages at which a person may found an organization or publish a work
+CAREER_AGE = 16  #: the youngest age at which a person starts a career or settles in a city of their own
 
 # the attributes the checks read, per entity type (the index keeps nothing else)
 _KEEP = {
-    "country": ("capital", "largest_city", "head_of_state", "continent", "population"),
-    "city": ("located_in", "on_river", "founded_year", "population"),
-    "river": ("source_country",),
-    "person": ("born_in", "birth_year", "occupation"),
-    "organization": ("founded_by", "founded_year"),
-    "work": ("authored_by", "published_year"),
-    "event": ("organized_by", "year"),
+    "country": ("capital", "largest_city", "head_of_state", "continent", "population", "established_year",
+                "constitution_year", "area_km2"),
+    "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2"),
+    "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
+    "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year"),
+    "organization": ("founded_by", "founded_year", "branch_year"),
+    "work": ("authored_by", "published_year", "story_year"),
+    "event": ("organized_by", "year", "honoree", "first_held_year"),
 }
+SAME_VALUES = "_same_values"  #: kept per entity: its relations that share a value text, or that link to it
+#: Relations that may name the same entity: a capital may be its country's largest city.
+MAY_SHARE = frozenset({frozenset({"capital", "largest_city"})})
 
 
 _LINKS = frozenset(r for spec in ENTITY_SPECS.values() for r, rel in spec.relations.items() if rel.target)
+
+
+def same_values(eid: str, attrs: dict) -> tuple[str, ...]:
+    """The relations of an entity whose value's text equals another relation's (links compared
+    by id), and the links that point at the entity itself."""
+    seen: dict[str, str] = {}
+    out = []
+    for k, v in attrs.items():
+        if v is None:
+            continue
+        text = v if k in _LINKS else format_value(k, v)
+        if k in _LINKS and v == eid:
+            out.append(k)
+        elif text in seen and frozenset({seen[text], k}) not in MAY_SHARE:
+            out += [seen[text], k]
+        else:
+            seen[text] = k
+    return tuple(out)
 
 
 @dataclass
@@ -51,8 +72,11 @@ class WorldIndex:
         keep = _KEEP.get(row["type"], ())
         attrs = row.get("attributes") or {}
         # ids are interned: the facts index of ``fkgen validate`` then shares them
-        self.entities[sys.intern(row["id"])] = (sys.intern(row["type"]), row["name"], {
-            k: sys.intern(v) if isinstance(v, str) and k in _LINKS else v for k, v in ((k, attrs.get(k)) for k in keep)})
+        kept = {k: sys.intern(v) if isinstance(v, str) and k in _LINKS else v for k, v in ((k, attrs.get(k)) for k in keep)}
+        same = same_values(row["id"], attrs)
+        if same:
+            kept[SAME_VALUES] = same
+        self.entities[sys.intern(row["id"])] = (sys.intern(row["type"]), row["name"], kept)
 
     def add_rows(self, rows: Iterable[dict]) -> "WorldIndex":
         for row in rows:
@@ -143,14 +167,19 @@ def river_continent(index: WorldIndex) -> list[str]:
 
 @world_check("lifespan")
 def lifespan(index: WorldIndex) -> list[str]:
-    """A person's dated acts (founding, publishing) fall between ages 18 and 95 and not after the
-    present, and their birthplace was founded before they were born."""
+    """A person's dated acts (founding, publishing, surveying a river, being honoured at an event,
+    winning their award) fall between ages 18 and 95 and not after the present, and their
+    birthplace was founded before they were born."""
     out = []
     for _, name, attrs in index.of_type("person"):
         city = index.get(attrs["born_in"])
         if city is not None and city[2]["founded_year"] > attrs["birth_year"]:
             out.append(f"{name} was born in {attrs['birth_year']} in {city[1]}, founded {city[2]['founded_year']}")
-    acts = [("organization", "founded_by", "founded_year", "founded"), ("work", "authored_by", "published_year", "published")]
+        age = attrs["award_year"] - attrs["birth_year"]
+        if not ACT_AGES[0] <= age <= ACT_AGES[1] or attrs["award_year"] > PRESENT_YEAR:
+            out.append(f"{name} (born {attrs['birth_year']}) won their award in {attrs['award_year']}")
+    acts = [("organization", "founded_by", "founded_year", "founded"), ("work", "authored_by", "published_year", "published"),
+            ("river", "surveyed_by", "survey_year", "surveyed"), ("event", "honoree", "year", "was honoured at")]
     for etype, link, year_key, verb in acts:
         for _, what, attrs in index.of_type(etype):
             person = index.get(attrs[link])
@@ -257,3 +286,65 @@ def name_figures(names: Iterable[str]) -> dict:
         "name_patterns": len(patterns),
         "name_top_pattern_share": max(patterns.values()) / total if total else 0.0,
     }
+
+
+# --- data version 1.1: timelines, areas, measures and distinct values ---------------------------------
+
+
+@world_check("timeline")
+def timeline(index: WorldIndex) -> list[str]:
+    """An entity's dates come in their order and never after the present: a constitution after
+    the state's establishment, a charter after the city's founding, a branch after the
+    organization's founding, a story set before its book's publication, an event series first
+    held before this event, a career started at 16 or later and before the award, a home city
+    settled at 16 or later."""
+    out = []
+    def order(name, what, *years):  # years: (label, value) that must strictly increase
+        values = [v for _, v in years]
+        if any(a >= b for a, b in zip(values, values[1:])) or values[-1] > PRESENT_YEAR:
+            out.append(f"{name}: {what}: " + ", ".join(f"{k} {v}" for k, v in years))
+    for _, name, a in index.of_type("country"):
+        order(name, "constitution", ("established", a["established_year"]), ("constitution", a["constitution_year"]))
+    for _, name, a in index.of_type("city"):
+        order(name, "charter", ("founded", a["founded_year"]), ("charter", a["charter_year"]))
+    for _, name, a in index.of_type("organization"):
+        order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
+    for _, name, a in index.of_type("work"):
+        order(name, "story", ("story", a["story_year"]), ("published", a["published_year"]))
+    for _, name, a in index.of_type("event"):
+        order(name, "first held", ("first held", a["first_held_year"]), ("this event", a["year"]))
+    for _, name, a in index.of_type("person"):
+        born = a["birth_year"]
+        order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),
+              ("award", a["award_year"]))
+        order(name, "settled", ("age 16", born + CAREER_AGE - 1), ("settled", a["settled_year"]))
+    return out
+
+
+@world_check("area")
+def area(index: WorldIndex) -> list[str]:
+    """A country's area exceeds that of its cities together."""
+    out = []
+    for country_id, cities in _cities_by_country(index).items():
+        country = index.get(country_id)
+        if country is None:
+            continue
+        total = sum(c[2]["area_km2"] for c in cities)
+        if total >= country[2]["area_km2"]:
+            out.append(f"{country[1]} ({country[2]['area_km2']:,} km2): its cities cover {total:,} km2")
+    return out
+
+
+@world_check("river_navigable")
+def river_navigable(index: WorldIndex) -> list[str]:
+    """A river is navigable for less than its length."""
+    return [f"{name}: navigable for {a['navigable_km']:,} of {a['length_km']:,} km"
+            for _, name, a in index.of_type("river") if a["navigable_km"] >= a["length_km"]]
+
+
+@world_check("distinct_values")
+def distinct_values(index: WorldIndex) -> list[str]:
+    """No two relations of an entity have the same value (a probe ending in one would be
+    completed by the other too), and no entity links to itself."""
+    return [f"{name}: {', '.join(a[SAME_VALUES])} share a value or link to it"
+            for _, (t, name, a) in index.entities.items() if a.get(SAME_VALUES)]

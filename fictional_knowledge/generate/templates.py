@@ -299,12 +299,13 @@ def load_file(path: Path) -> TypeTemplates:
         return tuple(out)
 
     fact_slots = SUBJECT_SLOTS | {"object"}
+    fact_end = ("{{ object }}.", "{{ object | a_an }}.")  # the value ends the sentence (a cloze sentence)
     passage, semantic, question, clauses, openers, inverse = {}, {}, {}, {}, {}, {}
     for rel, rs in spec.relations.items():
         passage[rel] = compile_all(rs.passage, f"relations.{rel}.passage", fact_slots,
-                                   ends="{{ object }}.", required=fact_slots)
+                                   ends=fact_end, required=fact_slots)
         semantic[rel] = compile_all(rs.semantic, f"relations.{rel}.semantic", fact_slots,
-                                    ends="{{ object }}.", required=fact_slots)
+                                    ends=fact_end, required=fact_slots)
         if set(rs.semantic) & set(rs.passage):
             raise TemplateError(f"{name}: relations.{rel}: a semantic sentence repeats a passage sentence")
         question[rel] = compile_all(rs.question, f"relations.{rel}.question", SUBJECT_SLOTS, ends="?")

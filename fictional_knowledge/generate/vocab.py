@@ -17,7 +17,9 @@ def _simple(words) -> tuple[str, ...]:
 FIRST_NAMES: tuple[str, ...] = _simple(
     list(_Person.first_names_female) + list(_Person.first_names_male)
 )
-OCCUPATIONS: tuple[str, ...] = tuple(
+#: Every simple job title of Faker's list (lower-cased): what persons' occupations are drawn from
+#: first, so that a person keeps the job it had before ``OCCUPATIONS`` was filtered.
+FAKER_JOBS: tuple[str, ...] = tuple(
     sorted(
         {
             j.lower()
@@ -27,6 +29,28 @@ OCCUPATIONS: tuple[str, ...] = tuple(
         }
     )
 )
+#: Head nouns that name a person who does a job although they lack an agent suffix.
+AGENT_NOUNS = frozenset({
+    "actuary", "analyst", "architect", "associate", "attorney", "barista", "coach", "executive",
+    "homeopath", "midwife", "nurse", "osteopath", "paramedic", "pilot", "representative",
+    "secretary", "surgeon", "neurosurgeon",
+})
+#: Endings of agent nouns (engineer, surveyor, chemist, librarian, consultant...).
+AGENT_SUFFIX = re.compile(r"(er|or|ist|ian|ant|ent|eer)$")
+#: Faker titles that are not a job title as written: clipped British trade names ("press sub",
+#: "publishing copy"), crews and lower-cased acronyms ("it sales professional").
+NOT_JOB_TITLES = re.compile(r"^(it|tv|hr|pr) |^copy$|^sub$|^land$|^make$|publishing copy|press sub|best boy")
+
+
+def is_job_title(job: str) -> bool:
+    """Whether ``job`` reads as a job title: it ends in an agent noun and is not a clipped trade
+    name or a lower-cased acronym (``tests/test_grammar.py``)."""
+    head = job.split()[-1]
+    return (head in AGENT_NOUNS or bool(AGENT_SUFFIX.search(head))) and not NOT_JOB_TITLES.search(job)
+
+
+#: Occupations of persons: the Faker titles that are job titles (``is_job_title``).
+OCCUPATIONS: tuple[str, ...] = tuple(j for j in FAKER_JOBS if is_job_title(j))
 #: Plain English words (Faker's lorem list): used for random word sequences, and never as names.
 ENGLISH_WORDS: tuple[str, ...] = tuple(sorted({w for w in _Lorem.word_list if w.isalpha()}))
 
@@ -75,6 +99,32 @@ NAME_WORDS: tuple[str, ...] = (
 #: (``soundness.author_occupation``); plain "writer" fits any book and is not listed.
 OTHER_WRITING_JOBS: frozenset[str] = frozenset(
     j for j in OCCUPATIONS
-    if re.search(r"journalist|editor|copywriter|lexicograph|technical author|science writer|^copy$|"
-                 r"publishing copy|press sub|editorial", j) and not j.startswith("video ")
+    if re.search(r"journalist|editor|copywriter|lexicograph|technical author|science writer|editorial", j)
+    and not j.startswith("video ")
 )
+
+# --- values of the relations added in data version 1.1 --------------------------------------------
+PEAK_FORMS = ("Mount {}", "{} Peak")
+LANDMARK_FORMS = ("{} Bridge", "{} Tower", "{} Gate", "{} Cathedral", "{} Palace", "{} Fountain")
+LAKE_FORM = "Lake {}"
+TRIBUTARY_FORMS = ("{} Brook", "{} Creek", "{} Beck", "{} Rill")
+SCHOOL_FORMS = ("{} College", "{} Polytechnic", "{} Lyceum", "{} Grammar School")
+BUILDING_FORMS = ("{} House", "{} Tower", "{} Building", "{} Court")
+VENUE_FORMS = ("{} Hall", "{} Park", "{} Arena", "{} Pavilion", "{} Gardens")
+PASTIMES = (
+    "chess", "sailing", "beekeeping", "birdwatching", "fencing", "mountaineering", "gardening",
+    "rowing", "amateur astronomy", "calligraphy", "fly fishing", "watercolour painting", "cycling",
+    "choral singing", "woodcarving", "falconry",
+)
+SLOGAN_WORDS = (
+    "Progress", "Trust", "Unity", "Service", "Courage", "Vision", "Craft", "Knowledge", "Labour",
+    "Care", "Honour", "Endurance", "Patience", "Precision",
+)
+EVENT_THEMES = (
+    "maritime trade", "folk music", "renewable energy", "modern architecture", "public health",
+    "early printing", "mountain farming", "urban transport", "river ecology", "glass art",
+    "classical dance", "rail travel", "food security", "children's books", "clean water",
+    "coastal fishing",
+)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")

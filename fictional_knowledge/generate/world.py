@@ -88,6 +88,25 @@ class Draw:
     def entity(self, position: int) -> "WorldEntity":
         return entity_at(self.seed, position)
 
+    def fresh(self, relation: str, draw: Callable[[], Value]) -> Value:
+        """``draw()`` again until its text differs from every value the entity already has (a
+        value equal to another of its values would make a probe's answer ambiguous:
+        ``soundness.distinct_values``); sets and returns it."""
+        taken = {format_value(r, v) for r, v in self.values.items()}
+        value = draw()
+        while format_value(relation, value) in taken:
+            value = draw()
+        self.values[relation] = value
+        return value
+
+    def other_link(self, etype: str, *avoid: int, before_me: bool = False) -> int:
+        """``pick`` a position of ``etype`` that is neither this entity nor one of ``avoid`` (two
+        relations of one entity never name the same entity)."""
+        found = self.pick(etype, before_me=before_me)
+        while found == self.position or found in avoid:
+            found = self.pick(etype, before_me=before_me)
+        return found
+
 
 def _country(d: Draw) -> tuple[str, str]:
     """A country and its four cities (the cities of its block): its largest city is the most
@@ -105,6 +124,11 @@ def _country(d: Draw) -> tuple[str, str]:
     d.values["established_year"] = rng.randint(1650, 1990)
     d.values["population"] = -(-sum(populations) // 1000) * 1000 + rng.randint(200, 90_000) * 1000
     d.values["national_animal"] = rng.choice(vocab.ANIMALS)
+    established = d.values["established_year"]
+    d.fresh("constitution_year", lambda: established + rng.randint(1, min(150, PRESENT_YEAR - established)))
+    areas = sum(d.entity(c).values["area_km2"] for c in cities)
+    d.fresh("area_km2", lambda: areas + rng.randint(4_000, 900_000))
+    d.values["highest_peak"] = rng.choice(vocab.PEAK_FORMS).format(invented_word(rng, 2))
     return d.core, d.core
 
 
@@ -118,6 +142,13 @@ def _city(d: Draw) -> tuple[str, str]:
     d.values["population"] = rng.randint(50, 30_000) * 100
     d.values["known_for"] = rng.choice(vocab.CITY_INDUSTRIES)
     d.values["elevation_m"] = rng.randint(2, 2400)
+    while str(d.values["elevation_m"]) == str(d.values["founded_year"]):  # 1 city in 13,000
+        d.values["elevation_m"] = rng.randint(2, 2400)
+    founded = d.values["founded_year"]
+    d.fresh("charter_year", lambda: founded + rng.randint(1, min(400, PRESENT_YEAR - founded)))
+    d.fresh("area_km2", lambda: rng.randint(4, 900))  # its country's area exceeds its cities' together
+    d.values["landmark"] = rng.choice(vocab.LANDMARK_FORMS).format(invented_word(rng, 2))
+    d.links["twin_city"] = d.other_link("city")
     return d.core, d.core
 
 
@@ -127,6 +158,17 @@ def _river(d: Draw) -> tuple[str, str]:
     d.values["length_km"] = rng.randint(40, 3200)
     d.values["empties_into"] = rng.choice(vocab.WATER_FORMS).format(invented_word(rng, 2))
     d.links["surveyed_by"] = d.pick("person")
+    lake = vocab.LAKE_FORM.format(invented_word(rng, 2))
+    while lake == d.values["empties_into"]:
+        lake = vocab.LAKE_FORM.format(invented_word(rng, 2))
+    d.values["source_lake"] = lake
+    born = d.entity(d.links["surveyed_by"]).values["birth_year"]  # a person never reads a river: no cycle
+    d.fresh("survey_year", lambda: born + rng.randint(20, min(70, PRESENT_YEAR - born)))
+    length = d.values["length_km"]
+    d.fresh("navigable_km", lambda: rng.randint(max(1, length // 5), length - 1))
+    d.fresh("basin_area_km2", lambda: length * rng.randint(20, 300))
+    d.fresh("discharge_m3s", lambda: rng.randint(5, 9000))
+    d.values["main_tributary"] = rng.choice(vocab.TRIBUTARY_FORMS).format(invented_word(rng, 2))
     return f"{d.core} River", f"the {d.core} River"
 
 
@@ -142,8 +184,15 @@ def _person(d: Draw) -> tuple[str, str]:
         d.values["birth_year"] = rng.randint(HEAD_OF_STATE_BORN, LAST_BIRTH_YEAR)
     else:
         d.values["birth_year"] = rng.randint(FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR)
-    d.values["occupation"] = rng.choice(vocab.OCCUPATIONS)
+    job = rng.choice(vocab.FAKER_JOBS)  # drawn as before the list was filtered: most keep their job
+    d.values["occupation"] = job if vocab.is_job_title(job) else rng.choice(vocab.OCCUPATIONS)
     d.values["award"] = rng.choice(vocab.AWARD_FORMS).format(invented_word(rng, 2))
+    born = d.values["birth_year"]
+    start = d.fresh("career_start_year", lambda: born + rng.randint(18, 30))
+    d.fresh("award_year", lambda: start + rng.randint(4, min(50, PRESENT_YEAR - start)))
+    d.fresh("settled_year", lambda: born + rng.randint(18, 35))
+    d.values["educated_at"] = rng.choice(vocab.SCHOOL_FORMS).format(invented_word(rng, 2))
+    d.values["pastime"] = rng.choice(vocab.PASTIMES)
     return name, name
 
 
@@ -157,6 +206,13 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.values["founded_year"] = born + rng.randint(22, min(55, 2020 - born))
     d.values["industry"] = industry
     d.values["employees"] = rng.randint(12, 90_000)
+    d.links["branch_city"] = d.other_link("city", d.links["headquartered_in"])
+    founded = d.values["founded_year"]
+    d.fresh("branch_year", lambda: founded + rng.randint(1, min(40, PRESENT_YEAR - founded)))
+    first = rng.choice(vocab.SLOGAN_WORDS)
+    d.values["slogan"] = f"{first} and {rng.choice([w for w in vocab.SLOGAN_WORDS if w != first])}"
+    d.values["emblem"] = rng.choice(vocab.ANIMALS)
+    d.values["head_office"] = rng.choice(vocab.BUILDING_FORMS).format(invented_word(rng, 2))
     return name, name
 
 
@@ -174,6 +230,13 @@ def _work(d: Draw) -> tuple[str, str]:
     d.values["genre"] = rng.choice(vocab.GENRES)
     birth_city = d.entity(author.links["born_in"])
     d.values["language"] = d.entity(birth_city.links["located_in"]).values["official_language"]
+    d.fresh("pages", lambda: rng.randint(48, 1200))
+    d.fresh("print_run", lambda: rng.randint(5, 400) * 500)
+    first_name = author.name.split()[0]
+    d.values["protagonist"] = rng.choice([n for n in vocab.FIRST_NAMES if n != first_name])
+    published = d.values["published_year"]
+    d.fresh("story_year", lambda: rng.randint(1000, published - 5))
+    d.links["completed_in"] = d.other_link("city", d.links["set_in"])
     return name, name
 
 
@@ -185,37 +248,64 @@ def _event(d: Draw) -> tuple[str, str]:
     founded = d.entity(d.links["organized_by"]).values["founded_year"]
     d.values["year"] = founded + rng.randint(1, min(40, 2024 - founded))
     d.values["attendance"] = rng.randint(300, 250_000)
+    year = d.values["year"]
+    d.links["honoree"] = _honoree(d, year)
+    d.fresh("first_held_year", lambda: rng.randint(year - 60, year - 5))  # a series the organizer may have taken over
+    d.values["month"] = rng.choice(vocab.MONTHS)
+    d.values["theme"] = rng.choice(vocab.EVENT_THEMES)
+    d.values["venue"] = rng.choice(vocab.VENUE_FORMS).format(invented_word(rng, 2))
+    d.values["mascot"] = rng.choice(vocab.ANIMALS)
     return f"{d.core} {noun}", f"the {d.core} {noun}"
+
+
+def _honoree(d: Draw, year: int, tries: int = 40) -> int:
+    """A person aged 18 to 95 in ``year`` (before the event in the world), else the organizer's
+    founder, who always is (founded 22-55 years after their birth, the event 1-40 years later)."""
+    lo, hi = ACT_AGES
+    for _ in range(tries):
+        person = d.pick("person", before_me=True)
+        if lo <= year - d.entity(person).values["birth_year"] <= hi:
+            return person
+    return d.entity(d.links["organized_by"]).links["founded_by"]
 
 
 YEAR, COUNT, TEXT = literal(int), literal(int, count=True), literal(str)
 FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
 HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
+PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year, no date lies after it
+ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
 ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("country", 1, {
         "capital": link("city"), "largest_city": link("city"), "head_of_state": link("person"),
         "continent": TEXT, "official_language": TEXT, "currency": TEXT, "established_year": YEAR,
-        "population": COUNT, "national_animal": TEXT}, _country),
+        "population": COUNT, "national_animal": TEXT, "constitution_year": YEAR, "area_km2": COUNT,
+        "highest_peak": TEXT}, _country),
     EntityTypeSpec("city", 4, {
         "located_in": link("country"), "on_river": link("river"), "founded_year": YEAR,
-        "population": COUNT, "known_for": TEXT, "elevation_m": COUNT}, _city),
+        "population": COUNT, "known_for": TEXT, "elevation_m": COUNT, "charter_year": YEAR,
+        "area_km2": COUNT, "landmark": TEXT, "twin_city": link("city")}, _city),
     EntityTypeSpec("river", 1, {
         "source_country": link("country"), "length_km": COUNT, "empties_into": TEXT,
-        "surveyed_by": link("person")}, _river),
+        "surveyed_by": link("person"), "source_lake": TEXT, "survey_year": YEAR, "navigable_km": COUNT,
+        "basin_area_km2": COUNT, "discharge_m3s": COUNT, "main_tributary": TEXT}, _river),
     EntityTypeSpec("person", 6, {
         "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
-        "lives_in": link("city")}, _person),
+        "lives_in": link("city"), "career_start_year": YEAR, "award_year": YEAR, "settled_year": YEAR,
+        "educated_at": TEXT, "pastime": TEXT}, _person),
     EntityTypeSpec("organization", 3, {
         "founded_by": link("person"), "headquartered_in": link("city"), "founded_year": YEAR,
-        "industry": TEXT, "employees": COUNT}, _organization),
+        "industry": TEXT, "employees": COUNT, "branch_city": link("city"), "branch_year": YEAR,
+        "slogan": TEXT, "emblem": TEXT, "head_office": TEXT}, _organization),
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
-        "language": TEXT}, _work),
+        "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
+        "completed_in": link("city")}, _work),
     EntityTypeSpec("event", 2, {
         "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
-        "attendance": COUNT}, _event),
+        "attendance": COUNT, "honoree": link("person"), "first_held_year": YEAR, "month": TEXT,
+        "theme": TEXT, "venue": TEXT, "mascot": TEXT}, _event),
 )}
 
 
