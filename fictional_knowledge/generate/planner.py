@@ -32,21 +32,31 @@ from typing import Optional
 
 from fictional_knowledge.generate.facts import WorldFact, facts_of, fact
 from fictional_knowledge.generate.render import Sentence
-from fictional_knowledge.generate.templates import TypeTemplates
-from fictional_knowledge.generate.world import ROLE_RELATIONS, WorldEntity, entity_at, pointing_at, pronoun_of
+from fictional_knowledge.generate.templates import TypeTemplates, a_an, expand
+from fictional_knowledge.generate.world import (COUNT_RELATIONS, ENTITY_SPECS, ROLE_RELATIONS, WorldEntity, entity_at,
+                                                 pointing_at, pronoun_of)
 
 #: First words of a clause that change after the pronoun "they".
 AGREE = {"was": "were", "is": "are", "has": "have"}
 #: Facts per sentence, drawn uniformly from this tuple.
 SIZES = (1, 2, 2, 2, 3, 3)
 OPENER_RATE = 0.35
-ADDITIVE = ("In addition,", "Besides this,", "Apart from that,", "Beyond this,", "On top of that,",
-            "Alongside this,", "What is more,")
-ADDITIVE_RATE = 0.2
-LATER = ("Later,", "Afterwards,", "Some years later,", "In the years that followed,", "In later years,",
-         "After that,")
-SAME_YEAR = ("In the same year,", "That same year,")
-YEARLY = frozenset(("birth_year", "founded_year", "established_year", "published_year", "year"))
+ADDITIVE = tuple(x for src in (
+    "(In addition|Besides this|Apart from that|Beyond this|On top of that|Alongside this|What is more"
+    "|Furthermore|Moreover|As well as this|Further|Added to this|Next to this),",
+) for x in expand(src))
+ADDITIVE_RATE = 0.12
+LATER = tuple(x for src in (
+    "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually),",
+    "(Some|A few|Several|Many) years (later|afterwards|on),",
+    "In the (years|decades) that followed,",
+    "In (later|subsequent) years,",
+) for x in expand(src))
+SAME_YEAR = tuple(x for src in ("(In|During|Within) (the same|that same) year,", "That (same |)year,") for x in expand(src))
+#: year relations whose years order the events of a life or a history ("Later, ..."); a story's
+#: setting is not one
+YEARLY = frozenset(name for spec in ENTITY_SPECS.values() for name, rel in spec.relations.items()
+                   if rel.target is None and rel.value is int and name not in COUNT_RELATIONS and name != "story_year")
 PRONOUN_RATE = 0.55
 SHORT_RATE = 0.25
 ROLE_SET = frozenset(ROLE_RELATIONS)
@@ -187,8 +197,15 @@ class _Writer:
         v = self._pick(options, g.id)
         self.used[g.id] = v
         named.append(g)
-        who = "who" if g.subject.type == "person" else "which"
-        return f", {who} {options[v].render({'object': g.object})}"
+        clause = options[v].render({"object": g.object})
+        if g.subject.type == "person":
+            return f", who {clause}"
+        nouns = self.templates[g.subject.type].descriptions
+        r = self.rand()
+        if nouns and r < 0.4:  # ", a town that lies on the Napubez River"
+            noun = nouns[int(self.rand() * len(nouns))].split(" ", 1)[1]
+            return f", {a_an(noun)} {'that' if r < 0.2 else 'which'} {clause}"
+        return f", which {clause}"
 
     def subject(self, first_in_para: bool, first: bool, para_types: set, must_name: bool = False) -> tuple[str, str]:
         """A reference to the focal entity and its kind (name, short, pronoun, description)."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from fictional_knowledge.generate.completions import collision_partners, world_completes_otherwise
 from fictional_knowledge.generate.facts import WorldFact, follow
+from fictional_knowledge.generate.qa_rules import value_kind
 from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.render import Sentence, render_fact, subject_ctx
 from fictional_knowledge.generate.templates import TypeTemplates
@@ -122,12 +123,19 @@ def semantic(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
 
 
 def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
-    """``n`` multi-hop probes, alternating between in-passage and cross-passage ones."""
+    """``n`` multi-hop probes, alternating between in-passage and cross-passage ones; a probe whose
+    passage states only one value of its answer's kind, the answer itself (so that copying it
+    answers the probe without the hop), only when too few others."""
     seed, focal, templates, stated = ctx.seed, ctx.entity, ctx.templates, ctx.stated
     t = templates[focal.type]
     probe_ctx, ctx = ctx, subject_ctx(focal)
     partners = collision_partners(templates)
-    inside, outside, fallback = [], [], []
+    inside, outside, copyable, fallback = [], [], [], []
+    values: dict[tuple, set] = {}  # the values of each kind the passage states
+    for para in probe_ctx.sentences:
+        for sentence in para:
+            for f in sentence.facts:
+                values.setdefault(value_kind(f.subject.type, f.relation), set()).add(f.object)
     for path, inputs in t.compositions:
         chain = follow(seed, focal.position, path)
         target = chain[-1].object
@@ -139,13 +147,16 @@ def compositional(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDr
             continue  # the answer would be trivial or given away
         in_passage = all(f.id in stated for f in chain)
         probe = ProbeDraft("compositional", text, target, tuple(chain), path, in_passage)
-        (fallback if not sound else inside if in_passage else outside).append(probe)
+        last = chain[-1]
+        only = values.get(value_kind(last.subject.type, last.relation), set()) == {target}
+        (fallback if not sound else copyable if only else inside if in_passage else outside).append(probe)
     rng.shuffle(inside)
     rng.shuffle(outside)
+    rng.shuffle(copyable)
     rng.shuffle(fallback)
     out = []
     while len(out) < n and (inside or outside):
         for group in (inside, outside):
             if group and len(out) < n:
                 out.append(group.pop())
-    return out + fallback[:n - len(out)]
+    return out + (copyable + fallback)[:n - len(out)]

@@ -14,6 +14,7 @@ slots and the filters below is compiled to a plain Python join, which is what ke
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -180,17 +181,43 @@ class TypeTemplates:
     inverse_by_object: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
 
 
-def _compile_predicates(sources: list[str], where: str, slot: str = "object") -> tuple[Compiled, ...]:
-    """Prose clauses, openers or inverse clauses: text and one slot, ending with its value."""
+_ALTERNATION = re.compile(r"\(([^(){}|]*(?:\|[^(){}|]*)+)\)")
+MAX_EXPANSIONS = 64
+
+
+def expand(source: str) -> list[str]:
+    """Every reading of a prose template with word alternations: ``"(lies|sits) on {{ object }}"``
+    gives ``["lies on {{ object }}", "sits on {{ object }}"]`` (groups multiply; an empty choice,
+    ``(very |)``, drops the words). Lexical choice thus comes from word lists in the template files."""
+    m = _ALTERNATION.search(source)
+    if m is None:
+        return [" ".join(source.split())]
     out = []
-    for i, src in enumerate(sources):
-        c = _compile(src, f"{where}[{i}]")
-        if c.slots != {slot}:
-            raise TemplateError(f"{where}[{i}]: must use the {slot} and no other slot (found {sorted(c.slots)})")
-        if not c.render({slot: "\x00"}).endswith("\x00") or src != src.strip():
-            raise TemplateError(f"{where}[{i}]: must end with {{{{ {slot} }}}} and have no outer whitespace")
-        out.append(c)
+    for choice in m.group(1).split("|"):
+        out += expand(source[:m.start()] + choice + source[m.end():])
+    return out
+
+
+def _compile_predicates(sources: list[str], where: str, slot: str = "object") -> tuple[Compiled, ...]:
+    """Prose clauses, openers or inverse clauses: text and one slot, ending with its value; word
+    alternations (``expand``) are compiled to one template per reading."""
+    out = []
+    for i, raw in enumerate(sources):
+        readings = expand(raw)
+        if len(readings) > MAX_EXPANSIONS:
+            raise TemplateError(f"{where}[{i}]: {len(readings)} readings, more than {MAX_EXPANSIONS}")
+        for src in readings:
+            out.append(_compile_predicate(src, f"{where}[{i}]", slot, raw))
     return tuple(out)
+
+
+def _compile_predicate(src: str, where: str, slot: str, raw: str) -> Compiled:
+    c = _compile(src, where)
+    if c.slots != {slot}:
+        raise TemplateError(f"{where}: must use the {slot} and no other slot (found {sorted(c.slots)})")
+    if not c.render({slot: "\x00"}).endswith("\x00") or raw != raw.strip():
+        raise TemplateError(f"{where}: must end with {{{{ {slot} }}}} and have no outer whitespace")
+    return c
 
 
 def _leads(c: Compiled, slot: str = "object", prefix: dict | None = None) -> set[tuple[str, ...]]:
