@@ -574,7 +574,8 @@ _PERSONAL = re.compile(r"\b(he|she|they|He|She|They)\b")
 @check("pronouns", "entities", "passages")
 def pronouns(ctx: Context, config: str, rows: list[dict]) -> None:
     """A passage refers to its entity only by the pronoun the entity records (a person's
-    ``pronoun``; no he/she/they in the passages of other entities, which are "it")."""
+    ``pronoun``; no he/she/they in the passages of other entities, which are "it"). Possessives are
+    not checked: a relative clause about a linked person uses that person's ("..., who made her home in ...")."""
     known = ctx.state.setdefault("pronouns", {})
     if config == "entities":
         for r in rows:

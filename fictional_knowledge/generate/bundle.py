@@ -113,12 +113,13 @@ def _passage(seed: int, position: int, config: BuildConfig, templates: dict[str,
     entity = entity_at(seed, position)
     rng = item_rng(seed, "passage", entity.id)
     if config.style == "prose":
-        content = planner.plan_content(seed, entity, templates, rng)
+        target = rng.randint(config.passage_min_words, min(config.passage_max_words, config.passage_min_words + 150))
+        content = planner.plan_content(seed, entity, templates, rng, target_words=target)
         sentences, used = planner.write_passage(seed, content, templates, rng, config.memorization_probes)
         words = len(planner.join(sentences).split())
         while words > config.passage_max_words and content.context:
             content = planner.plan_content(seed, entity, templates, item_rng(seed, "passage-retry", entity.id),
-                                           max_context=len(content.context) - 1)
+                                           max_context=len(content.context) - 1)  # no closing paragraphs
             sentences, used = planner.write_passage(seed, content, templates, rng, config.memorization_probes)
             words = len(planner.join(sentences).split())
         if words > config.passage_max_words:

@@ -286,7 +286,8 @@ class BuildForms:
             if relation == except_relation:
                 continue
             for c in t.clauses.get(relation, ()):
-                out.append(c.render({"object": obj}))
+                for their in (("his", "her", "their") if etype == "person" else ("its",)):
+                    out.append(c.render({"object": obj, "their": their}))
             for c in t.passage.get(relation, ()) + t.semantic.get(relation, ()):
                 text = c.render({**ctx, "object": obj})
                 if text.startswith("\x02 "):

@@ -31,15 +31,17 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from fictional_knowledge.generate.facts import WorldFact, facts_of, fact
-from fictional_knowledge.generate.render import Sentence
+from fictional_knowledge.generate.render import Sentence, shuffle
 from fictional_knowledge.generate.templates import TypeTemplates, a_an, expand
 from fictional_knowledge.generate.world import (COUNT_RELATIONS, ENTITY_SPECS, ROLE_RELATIONS, WorldEntity, entity_at,
                                                  pointing_at, pronoun_of)
 
+POSSESSIVE = {"he": "his", "she": "her", "they": "their", "it": "its"}
 #: First words of a clause that change after the pronoun "they".
 AGREE = {"was": "were", "is": "are", "has": "have"}
 #: Facts per sentence, drawn uniformly from this tuple.
-SIZES = (1, 2, 2, 2, 3, 3)
+SIZES = (1, 2, 2, 3, 3, 3)
+BACKGROUND_SIZES = (2, 3, 3)
 OPENER_RATE = 0.35
 ADDITIVE = tuple(x for src in (
     "(In addition|Besides this|Apart from that|Beyond this|On top of that|Alongside this|What is more"
@@ -53,6 +55,11 @@ LATER = tuple(x for src in (
     "In (later|subsequent) years,",
 ) for x in expand(src))
 SAME_YEAR = tuple(x for src in ("(In|During|Within) (the same|that same) year,", "That (same |)year,") for x in expand(src))
+ATTRIBUTION = tuple(x for src in (
+    "According to (local|official|surviving|regional|published|contemporary) (records|sources|accounts|registers|archives),",
+    "(Records|Sources|Archives|Registers|Accounts) (show|state|confirm|record) that",
+) for x in expand(src))
+ATTRIBUTION_RATE = 0.1
 #: year relations whose years order the events of a life or a history ("Later, ..."); a story's
 #: setting is not one
 YEARLY = frozenset(name for spec in ENTITY_SPECS.values() for name, rel in spec.relations.items()
@@ -71,10 +78,13 @@ class Content:
     entity: WorldEntity
     paragraphs: list[list]  # of facts, or tuples of role facts of one relation (one clause)
     context: dict[int, WorldFact] = field(default_factory=dict)
+    #: closing paragraphs about linked entities: (position, their context facts)
+    background: list[tuple[int, list[WorldFact]]] = field(default_factory=list)
 
     @property
     def facts(self) -> tuple[WorldFact, ...]:
-        return tuple(f for para in self.paragraphs for u in para for f in _unit(u)) + tuple(self.context.values())
+        return (tuple(f for para in self.paragraphs for u in para for f in _unit(u)) + tuple(self.context.values())
+                + tuple(f for _, group in self.background for f in group))
 
 
 def _unit(u) -> tuple[WorldFact, ...]:
@@ -90,9 +100,15 @@ def role_facts(seed: int, entity: WorldEntity) -> tuple[WorldFact, ...]:
     return tuple(fact(seed, pos, rel) for pos, rel in pointing_at(seed, entity.position))
 
 
+WORDS_PER_FACT = 7.5  # about what the planner writes per fact: what the word target is counted in
+
+
 def plan_content(seed: int, entity: WorldEntity, templates: dict[str, TypeTemplates], rng: random.Random,
-                 max_context: Optional[int] = None) -> Content:
-    """The facts of ``entity``'s prose passage, by paragraph (see the module docstring)."""
+                 max_context: Optional[int] = None, target_words: int = 0) -> Content:
+    """The facts of ``entity``'s prose passage, by paragraph (see the module docstring). Context
+    facts of linked entities (their type's ``context`` relations, which memorization probes
+    avoid) go into relative clauses and, while the passage is below ``target_words``, into closing
+    paragraphs about those entities; never as many as the focal entity's own facts and roles."""
     t = templates[entity.type]
     own = {f.relation: f for f in facts_of(seed, entity.position)}
     paragraphs = [[own[r] for r in relations] for _, relations in t.topics]
@@ -124,7 +140,21 @@ def plan_content(seed: int, entity: WorldEntity, templates: dict[str, TypeTempla
                    if g.relation in context_relations and g.object_position != entity.position]
         if options:
             context[pos] = options[int(rng.random() * len(options))]
-    return Content(entity, merged, context)
+    background: list[tuple[int, list[WorldFact]]] = []
+    room = min(budget - len(context), int(target_words / WORDS_PER_FACT) - n_focal - len(context))
+    for pos in linked:
+        if room <= 0:
+            break
+        if any(pos == b for b, _ in background):
+            continue
+        used = context.get(pos)
+        options = [g for g in facts_of(seed, pos) if g.relation in templates[entity_at(seed, pos).type].context
+                   and g.object_position != entity.position and g is not used]
+        if len(options) >= 2:  # a paragraph of one fact reads oddly
+            take = options[:room]
+            background.append((pos, take))
+            room -= len(take)
+    return Content(entity, merged, context, background)
 
 
 def _short_name(entity: WorldEntity) -> str:
@@ -148,7 +178,8 @@ class _Writer:
     """Writes one passage (or paraphrase) from its content."""
 
     def __init__(self, seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
-                 avoid: Optional[dict[str, int]] = None, need: int = 0, final_context: bool = False):
+                 avoid: Optional[dict[str, int]] = None, need: int = 0, final_context: bool = False,
+                 background=False):
         self.seed, self.content, self.templates, self.rng = seed, content, templates, rng
         self.rand = rng.random
         self.avoid = avoid or {}
@@ -162,6 +193,9 @@ class _Writer:
         self.t = templates[e.type]
         self.pronoun = pronoun_of(self.seed, e.position) if e.type == "person" else "it"
         self.context_left = dict(content.context)
+        # a closing paragraph about a linked entity: named, never a pronoun (which stands for the
+        # passage's own entity), and no probe-able sentences
+        self.background = background
 
     # --- pieces -------------------------------------------------------------------------------
     def _pick(self, options: tuple, key: str) -> int:
@@ -180,13 +214,16 @@ class _Writer:
             return options[v].render({"subject": _series([g.subject.ref for g in f])}), v
         if f.subject.position == self.entity.position:
             options = self.t.clauses[f.relation]
-            ctx = {"object": f.object}
+            ctx = {"object": f.object, "their": POSSESSIVE[self.pronoun]}
         else:  # a role fact, seen from its object
             options = self.templates[f.subject.type].inverse[f.relation]
             ctx = {"subject": f.subject.ref}
         v = self._pick(options, f.id)
         self.used[f.id] = v
         return options[v].render(ctx), v
+
+    def _has_context(self, u) -> bool:
+        return not isinstance(u, tuple) and u.object_position in self.context_left
 
     def relative(self, f: WorldFact, named: list[WorldFact]) -> str:
         """``, which lies on the Napubez River`` for the linked entity of ``f``, if it has context."""
@@ -197,7 +234,8 @@ class _Writer:
         v = self._pick(options, g.id)
         self.used[g.id] = v
         named.append(g)
-        clause = options[v].render({"object": g.object})
+        their = POSSESSIVE[pronoun_of(self.seed, g.subject.position) if g.subject.type == "person" else "it"]
+        clause = options[v].render({"object": g.object, "their": their})
         if g.subject.type == "person":
             return f", who {clause}"
         nouns = self.templates[g.subject.type].descriptions
@@ -212,6 +250,10 @@ class _Writer:
         e = self.entity
         if first:
             return e.ref, "name"
+        if self.background and not (self.background == "it" and not first_in_para and self.rand() < PRONOUN_RATE):
+            return (_short_name(e), "short") if self.rand() < 0.5 else (e.ref, "name")
+        if self.background:
+            return "it", "pronoun"
         if first_in_para or must_name:
             return (_short_name(e), "short") if self.rand() < 0.5 else (e.ref, "name")
         r = self.rand()
@@ -236,20 +278,26 @@ class _Writer:
                 and self.t.openers.get(f0.relation) and rand() < OPENER_RATE):
             options = self.t.openers[f0.relation]
             v = int(rand() * len(options))
-            opener = options[v].render({"object": f0.object})
+            opener = options[v].render({"object": f0.object, "their": POSSESSIVE[self.pronoun]})
             stated.append(f0)
             if f0.object_position is not None:
                 opener += self.relative(f0, stated)
             rest = facts[1:]
         parts = []
+        rest = list(rest)
+        if len(rest) == 3 and self._has_context(rest[0]) and not self._has_context(rest[1]):
+            rest[0], rest[1] = rest[1], rest[0]
         for i, f in enumerate(rest):
             text, _ = self.clause(f)
             if i == 0:
                 text = _agree(text, pronoun)
             stated.extend(_unit(f))
             last = i == len(rest) - 1
+            # a relative clause goes on the clause before "and" ("X c1, c2, which ..., and c3"), where
+            # it cannot be read as attached to what follows; a paraphrase, which must state every
+            # context fact, may put it anywhere
             if not isinstance(f, tuple) and f.object_position is not None and f.subject.position == self.entity.position and (
-                    not last or self.final_context):
+                    i == len(rest) - 2 or self.final_context):
                 rel = self.relative(f, stated)
                 if rel and not last:
                     rel += ","
@@ -273,6 +321,8 @@ class _Writer:
                 text = f"{SAME_YEAR[int(rand() * len(SAME_YEAR))]} {text}"
             elif prev is not None and (connect or not first_in_para and rand() < ADDITIVE_RATE):
                 text = f"{ADDITIVE[int(rand() * len(ADDITIVE))]} {text}"
+            elif prev is not None and rand() < ATTRIBUTION_RATE:
+                text = f"{ATTRIBUTION[int(rand() * len(ATTRIBUTION))]} {text}"
         text = _cap(text)
         final = stated[-1]
         # the sentence-final value is the last stated fact's object (a focal or context fact), or
@@ -286,26 +336,40 @@ class _Writer:
     def probeable(self, f) -> bool:
         """Whether a sentence ending with ``f`` can give a sound memorization probe: a fact of the
         focal entity that no other passage states (not a role, not a context relation)."""
-        return (not isinstance(f, tuple) and f.subject.position == self.entity.position
+        return (not self.background and not isinstance(f, tuple) and f.subject.position == self.entity.position
                 and (f.subject.type, f.relation) not in ROLE_SET and f.relation not in self.t.context)
 
     def chunks(self, paragraphs: list[list]) -> list[list[list]]:
-        """Sentence groupings: 1-3 facts each (``SIZES``), leaving at least ``need`` sentences that
-        end with a probe-able fact (in a sentence, the probe-able facts go last, so a sentence
-        with ``j`` of them costs ``j - 1`` probe-able endings)."""
+        """Sentence groupings of 1-3 facts, leaving at least ``need`` sentences that end with a
+        probe-able fact: one group per probe-able fact (two share a group, ``SIZES`` permitting,
+        while more than ``need`` remain), the other facts spread over the groups in front of them,
+        the rest grouped by ``SIZES``."""
         rand = self.rand
         spare = sum(self.probeable(u) for p in paragraphs for u in p) - self.need  # endings we may lose
+        sizes = BACKGROUND_SIZES if self.background else SIZES
         out = []
         for para in paragraphs:
-            para = [u for u in para if not self.probeable(u)] + [u for u in para if self.probeable(u)]
-            groups, i = [], 0
-            while i < len(para):
-                k = min(SIZES[int(rand() * len(SIZES))], len(para) - i)
-                while k > 1 and sum(self.probeable(u) for u in para[i:i + k]) - 1 > max(spare, 0):
-                    k -= 1
-                group = para[i:i + k]
-                spare -= max(sum(self.probeable(u) for u in group) - 1, 0)
-                groups.append(group)
+            probe_able = [u for u in para if self.probeable(u)]
+            others = [u for u in para if not self.probeable(u)]
+            groups: list[list] = []
+            for u in probe_able:
+                if groups and spare > 0 and len(groups[-1]) < 2 and sizes[int(rand() * len(sizes))] >= 2:
+                    groups[-1].append(u)
+                    spare -= 1
+                else:
+                    groups.append([u])
+            rest = []
+            for u in others:  # in front of the shortest group with room, the earliest among equals
+                room = [g for g in groups if len(g) < 3]
+                if room and rand() < 0.85:
+                    g = min(room, key=len)
+                    g.insert(sum(not self.probeable(x) for x in g), u)
+                else:
+                    rest.append(u)
+            i = 0
+            while i < len(rest):
+                k = min(sizes[int(rand() * len(sizes))], len(rest) - i)
+                groups.insert(min(len(groups), int(rand() * (len(groups) + 1))), rest[i:i + k])
                 i += k
             out.append(groups)
         return out
@@ -344,6 +408,21 @@ class _Writer:
                 years = [int(f.object) for u in chunk for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
                 prev, prev_year, first = s, (years[-1] if years else None), False
             out.append(sentences)
+        background = list(self.content.background)
+        if self.final_context:  # a paraphrase: another order
+            shuffle(background, self.rand)
+        for pos, facts in background:
+            facts = list(facts)
+            if self.final_context:
+                shuffle(facts, self.rand)
+            linked = entity_at(self.seed, pos)
+            # "it" may stand for a linked place or thing in a person's passage (the person is
+            # he, she or they), never in a passage whose own entity is "it"
+            mode = "it" if self.pronoun != "it" and linked.type != "person" else True
+            sub = _Writer(self.seed, Content(linked, [facts]), self.templates, self.rng,
+                          avoid=self.avoid, background=mode)
+            out += sub.write()
+            self.used.update(sub.used)
         return out
 
 

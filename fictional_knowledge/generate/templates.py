@@ -64,7 +64,8 @@ class RelationSpec(_Spec):
     clauses: list[str] = Field(min_length=6, description=(
         "Prose style: predicates without their subject, ending with the object "
         "(\"was born in {{ object }}\"); the planner adds the subject (a name, pronoun or description), "
-        "coordinates them and turns them into relative clauses."))
+        "coordinates them and turns them into relative clauses. `{{ their }}` is the subject's "
+        "possessive (his, her, their, its); `(a|b)` gives word alternations."))
     inverse: list[str] = Field(default_factory=list, description=(
         "Prose style, role relations only (world.ROLE_RELATIONS): predicates stating the fact in its "
         "object's passage, ending with the subject (\"founded {{ subject }}\")."))
@@ -82,7 +83,8 @@ class TemplateFile(_Spec):
     type: str
     intro: IntroSpec
     descriptions: list[str] = Field(default_factory=list, description=(
-        "Prose style: definite descriptions that refer back to an entity of this type (\"the city\")."))
+        "Prose style: definite descriptions that refer back to an entity of this type (\"the city\"; word "
+        "alternations allowed: \"the (old|historic) city\")."))
     context: list[str] = Field(default_factory=list, description=(
         "Prose style: relations stated as a relative clause where another passage names an entity of "
         "this type (\"..., which lies on the Napubez River\"); memorization probes avoid them, since "
@@ -213,19 +215,19 @@ def _compile_predicates(sources: list[str], where: str, slot: str = "object") ->
 
 def _compile_predicate(src: str, where: str, slot: str, raw: str) -> Compiled:
     c = _compile(src, where)
-    if c.slots != {slot}:
-        raise TemplateError(f"{where}: must use the {slot} and no other slot (found {sorted(c.slots)})")
-    if not c.render({slot: "\x00"}).endswith("\x00") or raw != raw.strip():
+    if slot not in c.slots or not c.slots <= {slot, "their"}:
+        raise TemplateError(f"{where}: must use the {slot} and no other slot but `their` (found {sorted(c.slots)})")
+    if not c.render({slot: "\x00", "their": "its"}).endswith("\x00") or raw != raw.strip():
         raise TemplateError(f"{where}: must end with {{{{ {slot} }}}} and have no outer whitespace")
     return c
 
 
 def _leads(c: Compiled, slot: str = "object", prefix: dict | None = None) -> set[tuple[str, ...]]:
     """The words before the slot's value (lower-cased), for a consonant- and a vowel-initial value
-    (filters such as ``a_an`` put different words before them)."""
+    (filters such as ``a_an`` put different words before them) and every possessive."""
     out = set()
-    for value in ("Q\x00", "E\x00"):
-        text = c.render({**(prefix or {}), slot: value})
+    for value, their in (("Q\x00", "his"), ("E\x00", "her"), ("Q\x00", "their"), ("Q\x00", "its")):
+        text = c.render({**(prefix or {}), slot: value, "their": their})
         if value in text:
             out.add(tuple(text[: text.index(value)].lower().split()))
     return out
@@ -258,17 +260,22 @@ def check_prose(t: "TypeTemplates") -> None:
         return out
 
     every = {rel: predicates(rel) for rel in t.passage}
+    # a compositional probe's full sentence is true too: "X is set in a city of the country of Y"
+    every["compositions"] = {tuple(c.render(subject).lower().split())[1:] for _, inputs in t.compositions
+                             for c in inputs if c.source.startswith("{{ Subject }} ")}
     clause_leads = {rel: {lead for c in t.clauses.get(rel, ()) for lead in _leads(c)} for rel in t.passage}
     plain_leads = {rel: {lead[1:] for c in t.passage[rel] + t.semantic[rel] if c.source.startswith("{{ Subject }} ")
                          for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)} for rel in t.passage}
     for rel, clauses in t.clauses.items():
-        own = [(f"clauses[{i}]", lead) for i, c in enumerate(clauses) for lead in _leads(c)]
+        own = [(f"clauses {c.source!r}", lead) for c in clauses for lead in _leads(c)]
         own += [(f"passage/semantic {c.source!r}", lead[1:]) for c in t.passage[rel] + t.semantic[rel]
                 if c.source.startswith("{{ Subject }} ") for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)]
         for where, lead in own:
             for other, leads in every.items():
                 # a plain sentence's lead is checked only against clauses that do not repeat a plain
                 # sentence: plain against plain is the plain generator's business (completions.py)
+                if other == "compositions" and not where.startswith("clauses"):
+                    continue  # plain against compositions: the plain generator's business too
                 pool = leads if where.startswith("clauses") else clause_leads[other] - plain_leads[other]
                 clash = next((x for x in pool if other != rel and x[:len(lead)] == lead), None)
                 if clash is not None:
@@ -276,9 +283,10 @@ def check_prose(t: "TypeTemplates") -> None:
                                         f"{other!r} also reads {' '.join(clash)!r} before its value")
         semantic = {c.render({**subject, "object": "\x00"}) for c in t.semantic[rel]}
         for i, c in enumerate(clauses):
-            if "\x02 " + c.render({"object": "\x00"}) + "." in semantic:
-                raise TemplateError(f"{name}: relations.{rel}.clauses[{i}]: repeats a semantic sentence (semantic "
-                                    f"probes must stay unseen)")
+            if any("\x02 " + c.render({"object": "\x00", "their": their}) + "." in semantic
+                   for their in ("his", "her", "their", "its")):
+                raise TemplateError(f"{name}: relations.{rel}.clauses {c.source!r}: repeats a semantic sentence "
+                                    f"(semantic probes must stay unseen)")
 
 
 def _check_path(etype: str, path: list[str], where: str) -> None:
@@ -372,7 +380,7 @@ def load_file(path: Path) -> TypeTemplates:
         type=etype, file=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         intro_facts=tuple(spec.intro.facts), intro=intro, passage=passage, semantic=semantic,
         question=question, compositions=tuple(compositions), clauses=clauses, openers=openers, inverse=inverse,
-        descriptions=tuple(spec.descriptions), context=tuple(spec.context), topics=tuple(topics),
+        descriptions=tuple(x for d in spec.descriptions for x in expand(d)), context=tuple(spec.context), topics=tuple(topics),
     )
 
 
