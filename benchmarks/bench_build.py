@@ -24,6 +24,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -56,8 +57,18 @@ def import_baseline(rev: str, into: Path):
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     (into / "fictional_knowledge").rename(into / "fk_baseline")
+    for py in (into / "fk_baseline").rglob("*.py"):  # absolute imports (since issue 8) must point at the copy
+        text = py.read_text()
+        fixed = re.sub(r"\bfictional_knowledge(?=[.\s])", "fk_baseline", text)
+        if fixed != text:
+            py.write_text(fixed)
     sys.path.insert(0, str(into))
-    return importlib.import_module("fk_baseline.build"), importlib.import_module("fk_baseline.models")
+    return importlib.import_module(baseline_builder(into)), importlib.import_module("fk_baseline.models")
+
+
+def baseline_builder(into: Path) -> str:
+    """The baseline's build module: ``dataset/builder.py`` since the layout of issue 8, ``build.py`` before."""
+    return "fk_baseline.dataset.builder" if (into / "fk_baseline" / "dataset" / "builder.py").exists() else "fk_baseline.build"
 
 
 def _cpu() -> float:
@@ -121,7 +132,7 @@ def main() -> None:
             seconds = {}
             for label, pkg, builder, path in (
                     ("ours", "fictional_knowledge", "fictional_knowledge.dataset.builder", str(REPO)),
-                    ("baseline", "fk_baseline", "fk_baseline.build", str(tmp))):  # the baseline's flat layout
+                    ("baseline", "fk_baseline", baseline_builder(tmp), str(tmp))):
                 if label == "baseline" and n > args.baseline_max:
                     continue
                 env = dict(os.environ, PYTHONPATH=path)

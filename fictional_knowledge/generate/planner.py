@@ -80,6 +80,7 @@ class Content:
     context: dict[int, WorldFact] = field(default_factory=dict)
     #: closing paragraphs about linked entities: (position, their context facts)
     background: list[tuple[int, list[WorldFact]]] = field(default_factory=list)
+    probeable_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def facts(self) -> tuple[WorldFact, ...]:
@@ -196,6 +197,7 @@ class _Writer:
         # a closing paragraph about a linked entity: named, never a pronoun (which stands for the
         # passage's own entity), and no probe-able sentences
         self.background = background
+        self._probeable = content.probeable_cache  # shared by the passage and its paraphrases
 
     # --- pieces -------------------------------------------------------------------------------
     def _pick(self, options: tuple, key: str) -> int:
@@ -314,7 +316,8 @@ class _Writer:
             text = f"{opener}, {ref} {body}."
         else:
             text = f"{ref} {body}."
-            years = [int(f.object) for u in facts for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
+            years = () if prev_year is None else [
+                int(f.object) for u in facts for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
                 text = f"{LATER[int(rand() * len(LATER))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
@@ -324,6 +327,8 @@ class _Writer:
             elif prev is not None and rand() < ATTRIBUTION_RATE:
                 text = f"{ATTRIBUTION[int(rand() * len(ATTRIBUTION))]} {text}"
         text = _cap(text)
+        if self.final_context:  # a paraphrase: only its text is kept
+            return Sentence(text, None, tuple(stated), 0, False, "prose")
         final = stated[-1]
         # the sentence-final value is the last stated fact's object (a focal or context fact), or
         # the role fact's subject name (no cloze target)
@@ -336,8 +341,13 @@ class _Writer:
     def probeable(self, f) -> bool:
         """Whether a sentence ending with ``f`` can give a sound memorization probe: a fact of the
         focal entity that no other passage states (not a role, not a context relation)."""
-        return (not self.background and not isinstance(f, tuple) and f.subject.position == self.entity.position
+        key = id(f)
+        found = self._probeable.get(key)
+        if found is None:
+            found = self._probeable[key] = (
+                not self.background and not isinstance(f, tuple) and f.subject.position == self.entity.position
                 and (f.subject.type, f.relation) not in ROLE_SET and f.relation not in self.t.context)
+        return found
 
     def chunks(self, paragraphs: list[list]) -> list[list[list]]:
         """Sentence groupings of 1-3 facts, leaving at least ``need`` sentences that end with a
@@ -400,11 +410,12 @@ class _Writer:
                     finals -= 1
                     named_left -= s.named
                 sentences.append(s)
-                for f in s.facts:
-                    if f.object_position is not None:
-                        para_types.add(entity_at(self.seed, f.object_position).type)
-                    if f.subject.position != self.entity.position:
-                        para_types.add(f.subject.type)
+                if self.t.descriptions:  # a description is used while no other entity of its type was named
+                    for f in s.facts:
+                        if f.object_position is not None:
+                            para_types.add(entity_at(self.seed, f.object_position).type)
+                        if f.subject.position != self.entity.position:
+                            para_types.add(f.subject.type)
                 years = [int(f.object) for u in chunk for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
                 prev, prev_year, first = s, (years[-1] if years else None), False
             out.append(sentences)
@@ -447,11 +458,11 @@ def write_paraphrases(seed: int, content: Content, templates: dict[str, TypeTemp
         order = []
         for para in content.paragraphs:
             p = list(para)
-            rng.shuffle(p)
+            shuffle(p, rng.random)
             order.append(p)
         if len(order) > 2:
             middle = order[1:]
-            rng.shuffle(middle)
+            shuffle(middle, rng.random)
             order = [order[0]] + middle
         out.append(join(_Writer(seed, content, templates, rng, avoid=used, final_context=True).write(order)))
     return out
