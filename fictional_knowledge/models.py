@@ -54,6 +54,8 @@ class Entity(FrozenModel):
     type: EntityType
     name: Trimmed
     attributes: Attributes
+    pronoun: Optional[Literal["he", "she", "they"]] = Field(
+        None, description="A person's pronoun, as the prose style uses it (seeded); null for other types.")
 
 
 class Fact(FrozenModel):
@@ -172,6 +174,10 @@ class BuildConfig(FrozenModel):
                                    json_schema_extra={"flag": "--max-words"})
     distractors: int = Field(3, ge=3, le=DISTRACTORS_MAX, description="Wrong choices per multiple-choice QA row.",
                              json_schema_extra={"flag": "--distractors"})
+    style: Literal["prose", "plain"] = Field("prose", description=(
+        "How passages are written: 'prose' (the sentence planner: 1-3 facts a sentence, pronouns, "
+        "paragraphs by topic) or 'plain' (one fact a sentence, bioS-like controlled text)."),
+        json_schema_extra={"flag": "--style"})
 
     @model_validator(mode="after")
     def _word_bounds(self) -> "BuildConfig":

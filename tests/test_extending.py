@@ -39,9 +39,19 @@ MOTTO_YAML = '''  motto:
       - "{{ Subject }} has the motto {{ object }}."
     semantic:
       - "The words on the coat of arms of {{ subject }} read {{ object }}."
+      - "The saying that {{ subject }} chose for itself is {{ object }}."
+      - "Engraved above the gates of the parliament of {{ subject }} are the words {{ object }}."
     question:
       - "What is the motto of {{ subject }}?"
       - "Which motto does {{ subject }} have?"
+      - "What words did {{ subject }} choose as its motto?"
+    clauses:
+      - "has the motto {{ object }}"
+      - "takes as its watchword the phrase {{ object }}"
+      - "lives by the motto {{ object }}"
+      - "prints on its coins the words {{ object }}"
+      - "adopted the national motto {{ object }}"
+      - "declares its motto to be {{ object }}"
 '''
 MOTTO_TEMPLATES = ("\ncompositions:\n", "\n" + MOTTO_YAML + "compositions:\n")
 

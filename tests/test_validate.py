@@ -3,6 +3,8 @@ bad data gives one-line failures, never a traceback; a shard validates as a shar
 
 from __future__ import annotations
 
+import re
+
 import json
 import shutil
 from pathlib import Path
@@ -79,6 +81,23 @@ def _drop_fact(rows):
     para = p["paraphrases"][0]
     sentence = next(s for s in para.split(". ") if any(ch.isdigit() for ch in s))
     p["paraphrases"] = [para.replace(sentence, "Nothing is known", 1)] + p["paraphrases"][1:]
+    return rows
+
+
+def _unstated_fact(rows, build):
+    """A passage lists a fact of another passage whose value its own text lacks."""
+    facts = {f["id"]: f["object"] for f in read_rows(build, "facts")}
+    p, other = rows[0], rows[1]
+    extra = next(f for f in other["fact_ids"] if facts[f] not in p["text"])
+    p["fact_ids"] = p["fact_ids"] + [extra]
+    return rows
+
+
+def _swap_pronoun(rows, build):
+    """A person whose passage uses a pronoun gets another one recorded."""
+    used = {p["entity_id"] for p in read_rows(build, "passages") if re.search(r"\b(he|she|they|He|She|They)\b", p["text"])}
+    r = next(r for r in rows if r["id"] in used and r["pronoun"])
+    r["pronoun"] = {"he": "she", "she": "they", "they": "he"}[r["pronoun"]]
     return rows
 
 
@@ -178,6 +197,8 @@ CASES = {
     "qa_answer": ("qa", _set({}, _other_answer)),
     "qa_choices": ("qa", _set({}, lambda r: {"answer_index": (r["answer_index"] + 1) % len(r["choices"])})),
     "paraphrase_facts": ("passages", _drop_fact),
+    "passage_facts": ("passages", _unstated_fact),
+    "pronouns": ("entities", _swap_pronoun),
     "paraphrase_differs": ("passages", _set({}, lambda r: {"paraphrases": [r["text"]] + r["paraphrases"][1:]})),
     "probe_ambiguous": ("probes", _ambiguous),
     "probe_target": ("probes", _set({"kind": "compositional"}, lambda r: {"target": "Nowhere"})),
@@ -193,7 +214,7 @@ CASES = {
 # The probe rule (no whitespace around input/target) is also a pattern of the schema, so a
 # violation fails both; the test below pins that pair. Two probes sharing an input with different
 # targets are also each an input that a true sentence continues otherwise.
-ALSO_FAILS = {"probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"}}
+ALSO_FAILS = {"passage_facts": {"paraphrase_facts"}, "probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"}}
 
 
 @pytest.mark.parametrize("check", sorted(CASES))

@@ -30,7 +30,7 @@ from fictional_knowledge.dataset.fingerprint import Accumulator
 from fictional_knowledge.kinds import KINDS_BY_NAME, PROBE_KIND_TABLE
 from fictional_knowledge.models import CONFIG_NAMES, BuildConfig, ConfigSummary, Manifest, validate_rows
 from fictional_knowledge.generate.templates import load_templates, template_hashes
-from fictional_knowledge.generate.world import BLOCK, closure
+from fictional_knowledge.generate.world import BLOCK, WINDOW, closure, entity_at, pointing_at
 
 CHUNK_BLOCKS = 25  # 500 entities per chunk and parquet file
 
@@ -61,8 +61,19 @@ def chunks_of(config: BuildConfig) -> list[tuple[int, list[int], list[int]]]:
     for c in range((n + per - 1) // per):
         focal = list(range(c * per, min((c + 1) * per, n)))
         out.append((c, focal, []))
-    extras = [p for p in closure(config.seed, range(max(0, n - BLOCK), n)) if p >= n]
-    out[-1][2].extend(extras)
+    extras = set(p for p in closure(config.seed, range(max(0, n - BLOCK), n)) if p >= n)
+    if config.style == "prose":
+        # a prose passage states the roles of its entity (world.pointing_at), whose subjects may lie
+        # up to WINDOW blocks beyond the last focal entity: they and what they link to join the build
+        ahead = [s for p in range(max(0, n - (WINDOW + 1) * BLOCK), n)
+                 for s, _ in pointing_at(config.seed, p) if s >= n]
+        stack = list(ahead)
+        while stack:
+            p = stack.pop()
+            if p >= n and p not in extras:
+                extras.add(p)
+                stack.extend(q for q in entity_at(config.seed, p).links.values() if q >= n)
+    out[-1][2].extend(sorted(extras))
     return out
 
 

@@ -50,14 +50,68 @@ def probe_figures(build_dir) -> dict:
     """Probes whose input another true sentence of the world completes, by kind."""
     f = BuildForms(iter_rows(build_dir, "entities"), iter_rows(build_dir, "facts"))
     counts: dict[str, list[int]] = {}
+    unnamed = memorization = 0
     for p in iter_rows(build_dir, "probes"):
         bad = f.completed_otherwise(p)
         c = counts.setdefault(p["kind"], [0, 0])
         c[0] += 1
         c[1] += bad
+        if p["kind"] == "memorization":
+            memorization += 1
+            unnamed += not f.names_subject(p)
     return {"probes_completed_otherwise": sum(c[1] for c in counts.values()),
             "probes_completed_otherwise_by_kind": {k: c[1] for k, c in sorted(counts.items())},
-            "probes": sum(c[0] for c in counts.values())}
+            "probes": sum(c[0] for c in counts.values()),
+            "memorization_probes": memorization, "memorization_probes_unnamed": unnamed}
+
+
+def passage_figures(build_dir) -> dict:
+    """What passages state and probes test (issue 11's targets):
+
+    - ``focal_share``: per passage, the share of its facts about its focal entity (the subject,
+      or the object of a role such as "head of state of"), averaged over passages;
+    - ``probed_facts_in_several_passages``: of the facts memorization and semantic probes test,
+      the share that more than one passage of the build states;
+    - ``compositional_needing_other_passage``: compositional probes with a fact their passage does
+      not state (``in_passage`` false);
+    - ``compositional_copyable``: compositional probes whose passage states exactly one value of
+      the final relation's kind, and that value is the target (copying it answers the probe
+      without the hop)."""
+    from fictional_knowledge.generate.qa_rules import value_kind
+
+    index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
+    facts = {}
+    for f in iter_rows(build_dir, "facts"):
+        etype = index.entities[f["subject_id"]][0] if f["subject_id"] in index.entities else None
+        facts[f["id"]] = (f["subject_id"], f["object_id"], etype, f["relation"], f["object"])
+    shares, stated_by, passage_kinds = [], {}, {}
+    for p in iter_rows(build_dir, "passages"):
+        ids = [fid for fid in p["fact_ids"] if fid in facts]
+        if ids:
+            shares.append(sum(p["entity_id"] in facts[fid][:2] for fid in ids) / len(ids))
+        kinds: dict = {}
+        for fid in ids:
+            stated_by[fid] = stated_by.get(fid, 0) + 1
+            subject, _, etype, relation, obj = facts[fid]
+            if etype is not None:
+                kinds.setdefault(value_kind(etype, relation), set()).add(obj)
+        passage_kinds[p["id"]] = kinds
+    probed, comp, other, copyable = set(), 0, 0, 0
+    for q in iter_rows(build_dir, "probes"):
+        if q["kind"] in ("memorization", "semantic"):
+            probed.update(q["fact_ids"])
+        elif q["kind"] == "compositional":
+            comp += 1
+            other += not q["in_passage"]
+            last = facts.get(q["fact_ids"][-1]) if q["fact_ids"] else None
+            if last is not None and last[2] is not None:
+                values = passage_kinds.get(q["passage_id"], {}).get(value_kind(last[2], last[3]), set())
+                copyable += values == {q["target"]}
+    several = sum(stated_by.get(fid, 0) > 1 for fid in probed)
+    return {"focal_share": sum(shares) / len(shares) if shares else None,
+            "probed_facts": len(probed), "probed_facts_in_several_passages": several,
+            "compositional_probes": comp, "compositional_needing_other_passage": other,
+            "compositional_copyable": copyable}
 
 
 def build_figures(build_dir) -> dict:
@@ -69,6 +123,7 @@ def build_figures(build_dir) -> dict:
     figures.update(name_figures(name for _, name, _ in index.entities.values()))
     figures.update(qa_figures(build_dir))
     figures.update(probe_figures(build_dir))
+    figures.update(passage_figures(build_dir))
     return figures
 
 
@@ -88,4 +143,18 @@ def format_figures(figures: dict) -> str:
     kinds = ", ".join(f"{k} {v:,}" for k, v in figures["probes_completed_otherwise_by_kind"].items())
     lines.append(f"| probes whose input another true sentence continues differently | "
                  f"{figures['probes_completed_otherwise']:,} of {figures['probes']:,} ({kinds}) |")
+    if "memorization_probes_unnamed" in figures:
+        lines.append(f"| memorization probes whose input does not name its subject (only a pronoun or description) | "
+                     f"{figures['memorization_probes_unnamed']:,} of {figures['memorization_probes']:,} |")
+    if figures.get("focal_share") is not None:
+        lines.append(f"| share of a passage's facts about its focal entity (mean) | {figures['focal_share']:.1%} |")
+    if "probed_facts" in figures:
+        n = figures["probed_facts"]
+        lines.append(f"| probed facts (memorization, semantic) stated in more than one passage | "
+                     f"{figures['probed_facts_in_several_passages'] / n if n else 0:.1%} of {n:,} |")
+        c = figures["compositional_probes"]
+        lines.append(f"| compositional probes needing a fact from another passage | "
+                     f"{figures['compositional_needing_other_passage'] / c if c else 0:.1%} of {c:,} |")
+        lines.append(f"| compositional probes answerable by copying the passage's only candidate | "
+                     f"{figures['compositional_copyable'] / c if c else 0:.1%} of {c:,} |")
     return "\n".join(lines)

@@ -556,6 +556,42 @@ def paraphrase_facts(ctx: Context, config: str, rows: list[dict]) -> None:
                 ctx.report.fail("paraphrase_facts", f"passage {r['id']} paraphrase {k}: lacks {missing[:3]}")
 
 
+@check("passage_facts", "passages")
+def passage_facts(ctx: Context, config: str, rows: list[dict]) -> None:
+    """A passage states every fact it lists: each fact's value is in its text."""
+    rows = [r for r in rows if r["id"] not in ctx.invalid]
+    found = iter(ctx.objects.get_many([f for r in rows for f in r["fact_ids"]]))
+    for r in rows:
+        values = [v for v in (next(found) for _ in r["fact_ids"]) if v is not None]
+        missing = [v for v in values if v not in r["text"]]
+        if missing:
+            ctx.report.fail("passage_facts", f"passage {r['id']}: lists facts its text does not state: {missing[:3]}")
+
+
+_PERSONAL = re.compile(r"\b(he|she|they|He|She|They)\b")
+
+
+@check("pronouns", "entities", "passages")
+def pronouns(ctx: Context, config: str, rows: list[dict]) -> None:
+    """A passage refers to its entity only by the pronoun the entity records (a person's
+    ``pronoun``; no he/she/they in the passages of other entities, which are "it")."""
+    known = ctx.state.setdefault("pronouns", {})
+    if config == "entities":
+        for r in rows:
+            if r["id"] not in ctx.invalid:
+                known[r["id"]] = r.get("pronoun")
+        return
+    for r in rows:
+        if r["id"] in ctx.invalid or r["entity_id"] not in known:
+            continue
+        own = known[r["entity_id"]]
+        for k, text in enumerate([r["text"]] + list(r["paraphrases"] or [])):
+            wrong = sorted({w.lower() for w in _PERSONAL.findall(text)} - {own})
+            if wrong:
+                where = "text" if k == 0 else f"paraphrase {k - 1}"
+                ctx.report.fail("pronouns", f"passage {r['id']} {where}: uses {wrong} for an entity whose pronoun is {own!r}")
+
+
 @check("paraphrase_differs", "passages")
 def paraphrase_differs(ctx: Context, config: str, rows: list[dict]) -> None:
     """No paraphrase equals its passage."""

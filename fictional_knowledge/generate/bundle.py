@@ -17,10 +17,12 @@ from fictional_knowledge.models import QA, Attributes, BuildConfig, Entity, Fact
 from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.probes import ProbeContext, generate_probes
 from fictional_knowledge.generate.render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
+from fictional_knowledge.generate import planner
 from fictional_knowledge.generate.seeding import item_rng, make_id
 from fictional_knowledge.generate.qa_rules import value_bounds, value_kind
 from fictional_knowledge.generate.templates import TypeTemplates
-from fictional_knowledge.generate.world import entity_at
+from fictional_knowledge.generate.world import entity_at, pronoun_of
+from fictional_knowledge.errors import InputError
 
 
 _KEYS = {m: sorted_fields(m) for m in (Entity, Fact, Passage, Probe, Statement, QA, FKRow)}
@@ -77,7 +79,8 @@ def world_records(seed: int, position: int, config: BuildConfig,
     stated = _passage(seed, position, config, templates)[0].facts
     by_kind, bounds = _qa_constraints(seed, entity, stated)
     out = {"entities": [_row(Entity, id=entity.id, type=entity.type, name=entity.name,
-                             attributes=_attributes(seed, entity))],
+                             attributes=_attributes(seed, entity),
+                             pronoun=pronoun_of(seed, position) if entity.type == "person" else None)],
            "facts": [], "statements": [], "qa": []}
     for f in facts_of(seed, position):
         obj_id = entity_at(seed, f.object_position).id if f.object_position is not None else None
@@ -109,6 +112,20 @@ def _passage(seed: int, position: int, config: BuildConfig, templates: dict[str,
         return _LAST_PASSAGE[1]
     entity = entity_at(seed, position)
     rng = item_rng(seed, "passage", entity.id)
+    if config.style == "prose":
+        content = planner.plan_content(seed, entity, templates, rng)
+        sentences, used = planner.write_passage(seed, content, templates, rng, config.memorization_probes)
+        words = len(planner.join(sentences).split())
+        while words > config.passage_max_words and content.context:
+            content = planner.plan_content(seed, entity, templates, item_rng(seed, "passage-retry", entity.id),
+                                           max_context=len(content.context) - 1)
+            sentences, used = planner.write_passage(seed, content, templates, rng, config.memorization_probes)
+            words = len(planner.join(sentences).split())
+        if words > config.passage_max_words:
+            raise InputError(f"the passage of {entity.name} needs {words} words, more than --max-words "
+                             f"{config.passage_max_words} (BuildConfig.passage_max_words) allows")
+        _LAST_PASSAGE[:] = [key, (content, used, sentences)]
+        return content, used, sentences
     target = rng.randint(config.passage_min_words, min(config.passage_max_words, config.passage_min_words + 150))
     plan = plan_passage(seed, entity, templates, target, config.passage_max_words)
     bank = SentenceBank(plan, templates)
@@ -127,7 +144,10 @@ def passage_records(seed: int, position: int, config: BuildConfig,
     entity = entity_at(seed, position)
     plan, bank, sentences = _passage(seed, position, config, templates)
     prng = item_rng(seed, "paraphrases", entity.id)
-    paras = paraphrases(plan, templates, prng, sentences, bank, config.paraphrases)
+    if config.style == "prose":  # plan: the planner's content, bank: the clause each fact used
+        paras = planner.write_paraphrases(seed, plan, templates, prng, bank, config.paraphrases)
+    else:
+        paras = paraphrases(plan, templates, prng, sentences, bank, config.paraphrases)
     text = join(sentences)
     stated = [f.id for f in plan.facts]
     passage_id = make_id("passage", seed, entity.id)

@@ -236,13 +236,90 @@ class BuildForms:
 
     def completed_otherwise(self, probe: dict) -> bool:
         """Whether another true sentence continues the probe's input other than with the value of
-        its last fact (a wrong target is ``probe_target``'s business, not this one's)."""
+        its last fact (a wrong target is ``probe_target``'s business, not this one's). For a
+        memorization probe this includes a prose sentence: the input ends with words that begin a
+        predicate of another relation of its subject (see ``predicates``)."""
         subject = self.probe_subject(probe)
         if subject is None:
             return False
         last = self.fact_subject.get(probe["fact_ids"][-1]) if probe["fact_ids"] else None
         value = self.facts.get(last[0], {}).get(last[1], (probe["target"],))[0] if last else probe["target"]
-        return ambiguous(probe["input"], value, self.of(subject))
+        if ambiguous(probe["input"], value, self.of(subject)):
+            return True
+        if probe["kind"] != "memorization" or last is None:
+            return False
+        words = probe["input"].split()
+        refs = self.references(last[0])
+        for predicate in self.predicates(last[0], last[1]):
+            p = predicate.split()
+            for k in range(1, min(len(p), len(words)) + 1):
+                if words[-k:] == p[:k] and not " ".join(p[k:]).startswith(value) and _predicate_may_start(
+                        words[:-k], refs):
+                    return True
+        return False
+
+    def references(self, eid: str) -> tuple[str, ...]:
+        """How a prose sentence may refer to entity ``eid`` as its subject: its name and reference,
+        a person's surname and pronouns, the type's descriptions (capitalised too)."""
+        etype, name = self.entities.get(eid, (None, None))
+        if etype is None or etype not in self.templates:
+            return ()
+        refs = {name, ref_of(etype, name)}
+        if etype == "person":
+            refs |= {name.split(" ", 1)[-1], "he", "she", "they"}
+        else:
+            refs.add("it")
+        refs |= set(self.templates[etype].descriptions)
+        return tuple(refs | {r[:1].upper() + r[1:] for r in refs})
+
+    def predicates(self, eid: str, except_relation: str) -> list[str]:
+        """The true predicates about entity ``eid`` without their subject ("was born in the year
+        1944"): its prose clauses and subject-initial passage and semantic sentences, for every
+        relation but ``except_relation``."""
+        etype, _ = self.entities.get(eid, (None, None))
+        if etype is None or etype not in self.templates:
+            return []
+        t = self.templates[etype]
+        ctx = {"subject": "\x02", "Subject": "\x02"}
+        out = []
+        for relation, (obj, _) in self.facts.get(eid, {}).items():
+            if relation == except_relation:
+                continue
+            for c in t.clauses.get(relation, ()):
+                out.append(c.render({"object": obj}))
+            for c in t.passage.get(relation, ()) + t.semantic.get(relation, ()):
+                text = c.render({**ctx, "object": obj})
+                if text.startswith("\x02 "):
+                    out.append(text[2:].rstrip("."))
+        return out
+
+    def names_subject(self, probe: dict) -> bool:
+        """Whether a memorization probe's input names the subject of its fact (its name, or a
+        person's surname) rather than only a pronoun or description: only then does the input say
+        whom it is about."""
+        last = self.fact_subject.get(probe["fact_ids"][-1]) if probe["fact_ids"] else None
+        if last is None:
+            return False
+        etype, name = self.entities.get(last[0], (None, None))
+        if name is None:
+            return False
+        short = name.split(" ", 1)[1] if etype == "person" and " " in name else name
+        return short in probe["input"]
+
+
+def _predicate_may_start(head: list[str], refs: tuple[str, ...]) -> bool:
+    """Whether a prose sentence may start a predicate of its subject after the words ``head``: after
+    a coordinating "and", a relative "who"/"which", a comma, or the subject's reference at the start
+    of the sentence or after an opener or connective (which end with a comma)."""
+    if not head:
+        return False
+    if head[-1] in ("and", "who", "which") or head[-1].endswith(","):
+        return True
+    text = " ".join(head)
+    for ref in refs:
+        if text == ref or text.endswith(", " + ref):
+            return True
+    return False
 
 
 def add_fact(by_subject: dict, subject_of, row: dict) -> None:

@@ -23,7 +23,7 @@ from fictional_knowledge.generate.facts import WorldFact, follow
 from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.render import Sentence, render_fact, subject_ctx
 from fictional_knowledge.generate.templates import TypeTemplates
-from fictional_knowledge.generate.world import WorldEntity
+from fictional_knowledge.generate.world import ROLE_RELATIONS, WorldEntity
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,11 @@ def _completed_otherwise(ctx: ProbeContext, source: str, subject: WorldEntity, i
 
 def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDraft]:
     """``n`` probes from the passage's fact sentences: the focal entity's own facts first, and
-    sentences whose cut another true sentence continues differently only when too few others."""
+    sentences whose cut another true sentence continues differently only when too few others.
+
+    In the prose style a sound cut also names the subject of its final fact before it (not only a
+    pronoun), and a fact that another passage states too (a role fact, or a linked entity's fact
+    given as context) is used only when too few others remain."""
     sentences, focal_id = ctx.sentences, ctx.entity.id
     own = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id == focal_id]
     linked = [s for para in sentences for s in para if s.fact is not None and s.fact.subject.id != focal_id]
@@ -90,8 +94,13 @@ def memorization(ctx: ProbeContext, n: int, rng: random.Random) -> list[ProbeDra
             break
         f = s.fact
         probe = ProbeDraft("memorization", split_cloze(s.text, f.object), f.object, (f,), (f.relation,), True)
-        source = ctx.templates[f.subject.type].passage[f.relation][s.variant].source
-        (fallback if _completed_otherwise(ctx, source, f.subject, probe.input, f.object) else out).append(probe)
+        if s.style == "prose":
+            sound = (s.named and f.subject.id == focal_id and (f.subject.type, f.relation) not in ROLE_RELATIONS
+                     and f.relation not in ctx.templates[f.subject.type].context)
+        else:
+            source = ctx.templates[f.subject.type].passage[f.relation][s.variant].source
+            sound = not _completed_otherwise(ctx, source, f.subject, probe.input, f.object)
+        (out if sound else fallback).append(probe)
     return out + fallback[:n - len(out)]
 
 

@@ -50,10 +50,17 @@ def render_fact(t: Compiled, f: WorldFact, connective: Optional[str] = None) -> 
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
+    """A sentence of a passage: its text, its sentence-final fact (the memorization cloze target;
+    None for the intro, or a sentence that ends with something else), every fact it states, the
+    template index used for the final fact, whether the text before the final value names that
+    fact's subject (so a probe input cut there identifies it), and the style that wrote it."""
+
     text: str
-    fact: Optional[WorldFact]  # the sentence-final fact, None for the intro
-    facts: tuple[WorldFact, ...]  # every fact the sentence states
+    fact: Optional[WorldFact]
+    facts: tuple[WorldFact, ...]
     variant: int
+    named: bool = True
+    style: str = "plain"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError
 from fictional_knowledge.models import FrozenModel
 from fictional_knowledge.errors import InputError
 from fictional_knowledge.resources import templates_dir
-from fictional_knowledge.generate.world import RELATIONS
+from fictional_knowledge.generate.world import RELATIONS, ROLE_RELATIONS
 
 
 def a_an(text: str) -> str:
@@ -58,12 +58,15 @@ class IntroSpec(_Spec):
 
 class RelationSpec(_Spec):
     passage: list[str] = Field(min_length=2, description="Sentences for passages, paraphrases and statements.")
-    semantic: list[str] = Field(min_length=1, description="Sentences reserved for semantic probes.")
-    question: list[str] = Field(min_length=2, description="Questions; the first is the QA question.")
-    clauses: list[str] = Field(default_factory=list, description=(
+    semantic: list[str] = Field(min_length=3, description="Sentences reserved for semantic probes.")
+    question: list[str] = Field(min_length=3, description="Questions; the first is the QA question.")
+    clauses: list[str] = Field(min_length=6, description=(
         "Prose style: predicates without their subject, ending with the object "
         "(\"was born in {{ object }}\"); the planner adds the subject (a name, pronoun or description), "
         "coordinates them and turns them into relative clauses."))
+    inverse: list[str] = Field(default_factory=list, description=(
+        "Prose style, role relations only (world.ROLE_RELATIONS): predicates stating the fact in its "
+        "object's passage, ending with the subject (\"founded {{ subject }}\")."))
     openers: list[str] = Field(default_factory=list, description=(
         "Prose style: participial or prepositional openers ending with the object "
         "(\"Born in {{ object }}\"), which the planner puts before a sentence about the same subject."))
@@ -79,6 +82,10 @@ class TemplateFile(_Spec):
     intro: IntroSpec
     descriptions: list[str] = Field(default_factory=list, description=(
         "Prose style: definite descriptions that refer back to an entity of this type (\"the city\")."))
+    context: list[str] = Field(default_factory=list, description=(
+        "Prose style: relations stated as a relative clause where another passage names an entity of "
+        "this type (\"..., which lies on the Napubez River\"); memorization probes avoid them, since "
+        "several passages state them."))
     topics: dict[str, list[str]] = Field(default_factory=dict, description=(
         "Prose style: the paragraphs of a passage, in order, each a list of relations; relations not "
         "listed go to a last paragraph."))
@@ -164,21 +171,87 @@ class TypeTemplates:
     compositions: tuple[tuple[tuple[str, ...], tuple[Compiled, ...]], ...]
     clauses: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
     openers: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
+    inverse: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
     descriptions: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
     topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: inverse clauses of the role relations of *other* types whose object is this type, by
+    #: relation (filled in when the folder is loaded)
+    inverse_by_object: dict[str, tuple[Compiled, ...]] = None  # type: ignore[assignment]
 
 
-def _compile_predicates(sources: list[str], where: str) -> tuple[Compiled, ...]:
-    """Prose clauses or openers: text and the object only, ending with the object's value."""
+def _compile_predicates(sources: list[str], where: str, slot: str = "object") -> tuple[Compiled, ...]:
+    """Prose clauses, openers or inverse clauses: text and one slot, ending with its value."""
     out = []
     for i, src in enumerate(sources):
         c = _compile(src, f"{where}[{i}]")
-        if c.slots != {"object"}:
-            raise TemplateError(f"{where}[{i}]: must use the object and no other slot (found {sorted(c.slots)})")
-        if not c.render({"object": "\x00"}).endswith("\x00") or src != src.strip():
-            raise TemplateError(f"{where}[{i}]: must end with {{{{ object }}}} and have no outer whitespace")
+        if c.slots != {slot}:
+            raise TemplateError(f"{where}[{i}]: must use the {slot} and no other slot (found {sorted(c.slots)})")
+        if not c.render({slot: "\x00"}).endswith("\x00") or src != src.strip():
+            raise TemplateError(f"{where}[{i}]: must end with {{{{ {slot} }}}} and have no outer whitespace")
         out.append(c)
     return tuple(out)
+
+
+def _leads(c: Compiled, slot: str = "object", prefix: dict | None = None) -> set[tuple[str, ...]]:
+    """The words before the slot's value (lower-cased), for a consonant- and a vowel-initial value
+    (filters such as ``a_an`` put different words before them)."""
+    out = set()
+    for value in ("Q\x00", "E\x00"):
+        text = c.render({**(prefix or {}), slot: value})
+        if value in text:
+            out.add(tuple(text[: text.index(value)].lower().split()))
+    return out
+
+
+def check_prose(t: "TypeTemplates") -> None:
+    """The prose style's load-time rules for one type's templates:
+
+    - **unambiguous lead-ins**: the words a clause puts before its value must not begin the words
+      any predicate of *another* relation of the type puts before its value (its clauses, inverse
+      clauses, and subject-initial passage and semantic sentences), so a memorization probe cut
+      before a sentence-final value cannot be continued by another true fact ("was born in" would
+      clash with "was born in the year");
+    - **unseen semantic sentences**: no clause states its fact in the words of a semantic sentence
+      of the same relation, so semantic probes stay out of passages and paraphrases."""
+    name = t.file.name
+    subject = {"subject": "\x02", "Subject": "\x02"}
+
+    def predicates(rel: str) -> set[tuple[str, ...]]:
+        out = set()
+        for c in t.clauses.get(rel, ()):
+            out |= _leads(c)
+        for other, inv in t.inverse_by_object.items():
+            if other != rel:
+                for c in inv:
+                    out |= _leads(c, "subject")
+        for c in t.passage[rel] + t.semantic[rel]:
+            if c.source.startswith("{{ Subject }} "):
+                out |= {lead[1:] for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)}
+        return out
+
+    every = {rel: predicates(rel) for rel in t.passage}
+    clause_leads = {rel: {lead for c in t.clauses.get(rel, ()) for lead in _leads(c)} for rel in t.passage}
+    plain_leads = {rel: {lead[1:] for c in t.passage[rel] + t.semantic[rel] if c.source.startswith("{{ Subject }} ")
+                         for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)} for rel in t.passage}
+    for rel, clauses in t.clauses.items():
+        own = [(f"clauses[{i}]", lead) for i, c in enumerate(clauses) for lead in _leads(c)]
+        own += [(f"passage/semantic {c.source!r}", lead[1:]) for c in t.passage[rel] + t.semantic[rel]
+                if c.source.startswith("{{ Subject }} ") for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)]
+        for where, lead in own:
+            for other, leads in every.items():
+                # a plain sentence's lead is checked only against clauses that do not repeat a plain
+                # sentence: plain against plain is the plain generator's business (completions.py)
+                pool = leads if where.startswith("clauses") else clause_leads[other] - plain_leads[other]
+                clash = next((x for x in pool if other != rel and x[:len(lead)] == lead), None)
+                if clash is not None:
+                    raise TemplateError(f"{name}: relations.{rel}.{where}: {' '.join(lead)!r} is ambiguous: "
+                                        f"{other!r} also reads {' '.join(clash)!r} before its value")
+        semantic = {c.render({**subject, "object": "\x00"}) for c in t.semantic[rel]}
+        for i, c in enumerate(clauses):
+            if "\x02 " + c.render({"object": "\x00"}) + "." in semantic:
+                raise TemplateError(f"{name}: relations.{rel}.clauses[{i}]: repeats a semantic sentence (semantic "
+                                    f"probes must stay unseen)")
 
 
 def _check_path(etype: str, path: list[str], where: str) -> None:
@@ -227,7 +300,7 @@ def load_file(path: Path) -> TypeTemplates:
 
     fact_slots = SUBJECT_SLOTS | {"object"}
     fact_end = ("{{ object }}.", "{{ object | a_an }}.")  # the value ends the sentence (a cloze sentence)
-    passage, semantic, question, clauses, openers = {}, {}, {}, {}, {}
+    passage, semantic, question, clauses, openers, inverse = {}, {}, {}, {}, {}, {}
     for rel, rs in spec.relations.items():
         passage[rel] = compile_all(rs.passage, f"relations.{rel}.passage", fact_slots,
                                    ends=fact_end, required=fact_slots)
@@ -238,6 +311,10 @@ def load_file(path: Path) -> TypeTemplates:
         question[rel] = compile_all(rs.question, f"relations.{rel}.question", SUBJECT_SLOTS, ends="?")
         clauses[rel] = _compile_predicates(rs.clauses, f"{name}: relations.{rel}.clauses")
         openers[rel] = _compile_predicates(rs.openers, f"{name}: relations.{rel}.openers")
+        inverse[rel] = _compile_predicates(rs.inverse, f"{name}: relations.{rel}.inverse", "subject")
+        if bool(rs.inverse) != ((etype, rel) in ROLE_RELATIONS):
+            raise TemplateError(f"{name}: relations.{rel}.inverse: needed exactly for the role relations "
+                                f"(world.ROLE_RELATIONS)")
     topics, listed = [], set()
     for topic, relations in spec.topics.items():
         unknown = [r for r in relations if r not in expected or r in listed]
@@ -245,6 +322,9 @@ def load_file(path: Path) -> TypeTemplates:
             raise TemplateError(f"{name}: topics.{topic}: unknown or repeated relations {unknown}")
         listed.update(relations)
         topics.append((topic, tuple(relations)))
+    for rel in spec.context:
+        if rel not in expected or not clauses.get(rel) or (etype, rel) in ROLE_RELATIONS:
+            raise TemplateError(f"{name}: context: {rel!r} is not a relation of {etype} with clauses (and not a role)")
     rest = tuple(r for r in RELATIONS[etype] if r not in listed)
     if rest:
         topics.append(("more", rest))
@@ -264,8 +344,8 @@ def load_file(path: Path) -> TypeTemplates:
     return TypeTemplates(
         type=etype, file=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         intro_facts=tuple(spec.intro.facts), intro=intro, passage=passage, semantic=semantic,
-        question=question, compositions=tuple(compositions), clauses=clauses, openers=openers,
-        descriptions=tuple(spec.descriptions), topics=tuple(topics),
+        question=question, compositions=tuple(compositions), clauses=clauses, openers=openers, inverse=inverse,
+        descriptions=tuple(spec.descriptions), context=tuple(spec.context), topics=tuple(topics),
     )
 
 
@@ -287,6 +367,10 @@ def _load_folder(directory: str) -> dict[str, TypeTemplates]:
     missing = sorted(set(RELATIONS) - set(loaded))
     if missing:
         raise TemplateError(f"{folder}: no template file for entity types {missing}")
+    for etype, t in loaded.items():
+        object.__setattr__(t, "inverse_by_object", {
+            rel: loaded[st].inverse[rel] for st, rel in ROLE_RELATIONS if RELATIONS[st][rel] == etype})
+        check_prose(t)
     return loaded
 
 

@@ -421,6 +421,46 @@ def entity_at(seed: int, position: int) -> WorldEntity:
     return WorldEntity(seed, position, etype, name, ref, draw.links, draw.values, entity_id(seed, etype, name))
 
 
+PRONOUNS = (("he", 45), ("she", 45), ("they", 10))  # a person's pronoun, with weights in percent
+
+
+@lru_cache(maxsize=4096)
+def pronoun_of(seed: int, position: int) -> str:
+    """The pronoun the prose style uses for a person (drawn on its own, so that no other value of
+    the world depends on it)."""
+    r = item_rng(seed, "pronoun", position).randrange(100)
+    for pronoun, weight in PRONOUNS:
+        if r < weight:
+            return pronoun
+        r -= weight
+    raise AssertionError("PRONOUNS weights must sum to 100")
+
+
+#: Relations that give their object a role (a head of state, a founder, a capital): the prose style
+#: states them in the object's passage too, seen from the object ("Fefubak founded Doravel Press").
+ROLE_RELATIONS: tuple[tuple[str, str], ...] = (
+    ("country", "head_of_state"), ("country", "capital"), ("country", "largest_city"),
+    ("organization", "founded_by"), ("work", "authored_by"), ("river", "surveyed_by"),
+    ("event", "organized_by"))
+
+
+@lru_cache(maxsize=4096)
+def pointing_at(seed: int, position: int) -> tuple[tuple[int, str], ...]:
+    """``(subject position, relation)`` of every role relation (``ROLE_RELATIONS``) whose object is
+    the entity at ``position``, in world order. Links reach at most ``WINDOW`` blocks back (or
+    forward inside a block), so only the blocks from this one to ``WINDOW`` ahead are scanned."""
+    etype, block = type_at(position), position // BLOCK
+    roles = [(t, r) for t, r in ROLE_RELATIONS if RELATIONS[t][r] == etype]
+    out = []
+    for b in range(block, block + WINDOW + 1):
+        for t, r in roles:
+            for off in _OFFSETS[t]:
+                subject = b * BLOCK + off
+                if entity_at(seed, subject).links[r] == position:
+                    out.append((subject, r))
+    return tuple(sorted(out))
+
+
 def closure(seed: int, positions: range) -> list[int]:
     """``positions`` plus every position their links reach, sorted. Links point backwards except
     inside a block, so only the last, partial block can add positions."""

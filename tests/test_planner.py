@@ -1,0 +1,143 @@
+"""The prose style's sentence planner (issue 11, item 1): what every sentence states, how it
+refers to its subject, and the load-time rules of its templates."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fictional_knowledge.generate import planner
+from fictional_knowledge.generate.seeding import item_rng
+from fictional_knowledge.generate.templates import TemplateError, load_file, load_templates
+from fictional_knowledge.generate.world import BLOCK, entity_at, pronoun_of
+from fictional_knowledge.resources import templates_dir
+
+POSITIONS = range(0, 4 * BLOCK)
+
+
+def _written(position: int, need: int = 3):
+    templates = load_templates()
+    e = entity_at(0, position)
+    rng = item_rng(0, "passage", e.id)
+    content = planner.plan_content(0, e, templates, rng)
+    sentences, used = planner.write_passage(0, content, templates, rng, need)
+    paraphrases = planner.write_paraphrases(0, content, templates, item_rng(0, "paraphrases", e.id), used, 3)
+    return e, content, sentences, paraphrases
+
+
+def _value_in(f, text: str, focal) -> bool:
+    """A fact is stated in a sentence by its value, or (a role fact, seen from its object, the
+    focal entity) by its subject's reference."""
+    if f.object_position == focal.position:
+        return f.subject.ref in text or f.subject.name in text
+    return f.object in text
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_every_sentence_states_the_facts_it_records(position):
+    e, content, sentences, paraphrases = _written(position)
+    stated = [f for para in sentences for s in para for f in s.facts]
+    assert sorted(f.id for f in stated) == sorted(f.id for f in content.facts)  # each fact once, all of them
+    for para in sentences:
+        for s in para:
+            assert s.facts and all(_value_in(f, s.text, e) for f in s.facts), s
+            if s.fact is not None:  # the cloze target ends the sentence
+                assert s.text.endswith(f" {s.fact.object}.") and s.fact in s.facts
+    for text in paraphrases:
+        assert all(_value_in(f, text, e) for f in content.facts)
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_references_and_openings(position):
+    e, content, sentences, paraphrases = _written(position)
+    first = sentences[0][0].text
+    assert first.startswith(e.ref[:1].upper() + e.ref[1:]) or f", {e.ref}" in first.split(".")[0]  # name first
+    own = pronoun_of(0, position) if e.type == "person" else "it"
+    for text in [planner.join(sentences)] + paraphrases:
+        words = re.findall(r"\b(he|she|they|it)\b", text.lower())
+        assert set(words) <= {own}, (own, text)
+        assert not re.search(r"\b[Tt]hey (was|is|has)\b", text)  # agreement
+        sents = [s for para in text.split("\n\n") for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", para)]
+        openings = [s.split()[:2] for s in sents]
+        assert all(a != b for a, b in zip(openings, openings[1:])), text
+        assert not re.search(r"\bThe the\b|,,|\s,|\.\.", text)
+
+
+def test_paragraphs_follow_the_topics_and_roles_get_their_own():
+    templates = load_templates()
+    person = next(p for p in POSITIONS if entity_at(0, p).type == "person" and planner.role_facts(0, entity_at(0, p)))
+    e, content, sentences, _ = _written(person)
+    roles = [f for para in content.paragraphs for u in para for f in planner._unit(u) if f.object_position == person]
+    assert roles and len(sentences) == len(content.paragraphs) >= 2
+    topic_order = [r for _, rels in templates["person"].topics for r in rels]
+    own = [f.relation for para in content.paragraphs for u in para for f in planner._unit(u) if f.subject.position == person]
+    assert own == [r for r in topic_order if r in own]
+
+
+def test_paraphrases_re_plan_the_sentences():
+    for position in POSITIONS:
+        e, content, sentences, paraphrases = _written(position)
+        original = {s.text for para in sentences for s in para}
+        for text in paraphrases:
+            assert text != planner.join(sentences)
+            shared = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.replace("\n\n", " ")) if s in original]
+            assert len(shared) < len(original)
+
+
+def test_enough_sentences_end_with_a_named_probe_able_fact():
+    for position in POSITIONS:
+        e, content, sentences, _ = _written(position, need=3)
+        probe_able = [s for para in sentences for s in para
+                      if s.fact is not None and s.named and s.fact.subject.position == position
+                      and s.fact.relation not in load_templates()[e.type].context]
+        assert len(probe_able) >= min(3, sum(1 for f in content.facts if f.subject.position == position
+                                              and f.relation not in load_templates()[e.type].context
+                                              and (e.type, f.relation) not in planner.ROLE_SET))
+
+
+def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    folder = tmp_path / "templates"
+    shutil.copytree(templates_dir(), folder)
+    path = folder / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return folder
+
+
+def test_an_ambiguous_clause_is_refused_on_load(tmp_path):
+    # "was born in the city of" for the year would read the same as born_in's clause up to its value
+    folder = _edited(tmp_path, "person.yaml", '"was born in the year {{ object }}"', '"was born in {{ object }}"')
+    with pytest.raises(TemplateError, match="'was born in' is ambiguous"):
+        load_templates(folder)
+
+
+def test_a_clause_repeating_a_semantic_sentence_is_refused(tmp_path):
+    folder = _edited(tmp_path, "person.yaml", '"received the {{ object }}"', '"was honoured with the {{ object }}"')
+    with pytest.raises(TemplateError, match="repeats a semantic sentence"):
+        load_templates(folder)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('"worked as {{ object | a_an }}"', '"worked as {{ object }} daily"', "must end with"),
+    ('"worked as {{ object | a_an }}"', '"{{ subject }} worked as {{ object }}"', "no other slot"),
+    ("context: [born_in, birth_year]", "context: [born_in, nickname]", "context: 'nickname'"),
+])
+def test_malformed_prose_templates_are_refused(tmp_path, old, new, message):
+    folder = _edited(tmp_path, "person.yaml", old, new)
+    with pytest.raises(TemplateError, match=message):
+        load_file(folder / "person.yaml")
+
+
+def test_role_relations_need_inverse_clauses(tmp_path):
+    text = (templates_dir() / "organization.yaml").read_text()
+    start = text.index("    inverse:", text.index("  founded_by:"))
+    end = text.index("\n  ", start + 14)
+    while text[end + 3] == " ":  # skip the list items
+        end = text.index("\n  ", end + 1)
+    folder = _edited(tmp_path, "organization.yaml", text[start:end + 1], "")
+    with pytest.raises(TemplateError, match="founded_by.inverse: needed exactly for the role relations"):
+        load_file(folder / "organization.yaml")
