@@ -67,8 +67,8 @@ def article_problems(text: str, value: str) -> list[str]:
             continue
         if len(prev) == 2 and prev[0] in ("a", "an", "the"):  # "a costumed red fox"
             continue
-        if " ".join(before[-2:]) in BARE_CONTEXTS:
-            continue
+        if " ".join(before[-2:]) in BARE_CONTEXTS or re.search(r"\bjob title\b", text[:m.start()]):
+            continue  # "in the role of director", "her job title was director"
         out.append(f"{value!r} without an article in {text!r}")
     return out
 
@@ -126,6 +126,7 @@ def test_each_rule_catches_a_bad_example():
     assert article_problems("Clinton Bopudal worked in the profession of toxicologist.", "toxicologist")
     assert not article_problems("Clinton Bopudal worked as a toxicologist.", "toxicologist")
     assert not article_problems("He earned a living in the role of toxicologist.", "toxicologist")
+    assert not article_problems("The job title of Ann Bo was toxicologist.", "toxicologist")
     assert not article_problems("Children met a costumed red fox.", "red fox")
     assert a_an_problems("She was a engineer.") and a_an_problems("It is an bison.")
     assert not a_an_problems("She was an engineer at a university, an hour away.")
