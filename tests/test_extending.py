@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = (REPO / "docs" / "extending.md").read_text()
 
 # --- the relation walk-through: a country's motto ---------------------------------------------
-MOTTO_SPEC = ('''        "population": COUNT, "national_animal": TEXT}, _country),''',
-              '''        "population": COUNT, "national_animal": TEXT, "motto": TEXT}, _country),''')
-MOTTO_GENERATOR = ('''    d.values["national_animal"] = rng.choice(vocab.ANIMALS)
-''', '''    d.values["national_animal"] = rng.choice(vocab.ANIMALS)
+MOTTO_SPEC = ('''        "highest_peak": TEXT}, _country),''',
+              '''        "highest_peak": TEXT, "motto": TEXT}, _country),''')
+MOTTO_GENERATOR = ('''    d.values["highest_peak"] = rng.choice(vocab.PEAK_FORMS).format(invented_word(rng, 2))
+''', '''    d.values["highest_peak"] = rng.choice(vocab.PEAK_FORMS).format(invented_word(rng, 2))
     d.values["motto"] = f"{invented_word(rng, 2)} above all"
 ''')
 MOTTO_YAML = '''  motto:
@@ -179,8 +179,9 @@ def test_walkthrough_add_a_relation(tmp_path, base_rows):
     assert len([q for q in rows["qa"] if q["fact_id"] in motto_ids]) == len(mottos)
     for passage in (p for p in rows["passages"] if p["entity_id"] in {c["id"] for c in countries}):
         fact = next(f for f in mottos if f["subject_id"] == passage["entity_id"])
-        assert fact["id"] in passage["fact_ids"] and f"{fact['object']}." in passage["text"]
-        assert all(f"{fact['object']}." in para for para in passage["paraphrases"])
+        # stated, though not always at a sentence's end: the prose style coordinates it with other facts
+        assert fact["id"] in passage["fact_ids"] and fact["object"] in passage["text"]
+        assert all(fact["object"] in para for para in passage["paraphrases"])
     assert any(p["relation_path"] == ["motto"] for p in rows["probes"])
 
     # every other value of every entity is what the unmodified package makes

@@ -56,6 +56,29 @@ def _plant_author_occupation(index):
     index.get(attrs["authored_by"])[2]["occupation"] = "newspaper journalist"
 
 
+def _plant_timeline(index):
+    _, attrs = _first(index, "person")
+    attrs["award_year"] = attrs["career_start_year"] - 1  # an award before the career began
+
+
+def _plant_area(index):
+    _, attrs = _first(index, "city")
+    attrs["area_km2"] = index.get(attrs["located_in"])[2]["area_km2"]  # a city as large as its country
+
+
+def _plant_river_navigable(index):
+    _, attrs = _first(index, "river")
+    attrs["navigable_km"] = attrs["length_km"] + 1
+
+
+def _plant_distinct_values(index):
+    from fictional_knowledge.generate.soundness import same_values
+
+    eid, (_, name, attrs) = next((eid, e) for eid, e in index.entities.items() if e[0] == "organization")
+    row = {"founded_by": attrs["founded_by"], "headquartered_in": "city-1", "branch_city": "city-1"}
+    attrs.update({"_same_values": same_values(eid, row)})  # as ``WorldIndex.add`` finds for such a row
+
+
 PLANTS = {
     "largest_city": _plant_largest_city,
     "city_population": _plant_city_population,
@@ -63,6 +86,10 @@ PLANTS = {
     "lifespan": _plant_lifespan,
     "head_of_state_age": _plant_head_of_state_age,
     "author_occupation": _plant_author_occupation,
+    "timeline": _plant_timeline,
+    "area": _plant_area,
+    "river_navigable": _plant_river_navigable,
+    "distinct_values": _plant_distinct_values,
 }
 
 
@@ -171,3 +198,14 @@ def test_templates_flagged_once_cover_every_input_the_world_completes_otherwise(
                 seen_ambiguous += 1
                 assert source in flagged, source
     assert seen_ambiguous > 100  # the templates do collide: the generator has work to do
+
+
+def test_same_values_finds_shared_values_and_self_links():
+    from fictional_knowledge.generate.soundness import same_values
+
+    assert same_values("c1", {"charter_year": 850, "elevation_m": 850, "population": 1850}) == (
+        "charter_year", "elevation_m")  # below 1,000 a count reads like a year
+    assert same_values("c1", {"charter_year": 1850, "elevation_m": 1850}) == ()  # "1850" and "1,850"
+    assert same_values("c1", {"twin_city": "c1", "located_in": "k1"}) == ("twin_city",)
+    assert same_values("k1", {"capital": "c1", "largest_city": "c1"}) == ()  # a capital may be the largest
+    assert same_values("w1", {"set_in": "c1", "completed_in": "c1"}) == ("set_in", "completed_in")

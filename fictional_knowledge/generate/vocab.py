@@ -44,7 +44,7 @@ NOT_JOB_TITLES = re.compile(r"^(it|tv|hr|pr) |^copy$|^sub$|^land$|^make$|publish
 
 def is_job_title(job: str) -> bool:
     """Whether ``job`` reads as a job title: it ends in an agent noun and is not a clipped trade
-    name or a lower-cased acronym (``tests/test_grammar.py``)."""
+    name or a lower-cased acronym."""
     head = job.split()[-1]
     return (head in AGENT_NOUNS or bool(AGENT_SUFFIX.search(head))) and not NOT_JOB_TITLES.search(job)
 

@@ -92,12 +92,15 @@ class Draw:
         """``draw()`` again until its text differs from every value the entity already has (a
         value equal to another of its values would make a probe's answer ambiguous:
         ``soundness.distinct_values``); sets and returns it."""
-        taken = {format_value(r, v) for r, v in self.values.items()}
         value = draw()
-        while format_value(relation, value) in taken:
+        while value in self.values.values() and self._clashes(relation, value):  # equal numbers only
             value = draw()
         self.values[relation] = value
         return value
+
+    def _clashes(self, relation: str, value: Value) -> bool:
+        text = format_value(relation, value)  # 1850 and 1,850 (a year and a count) read differently
+        return any(format_value(r, v) == text for r, v in self.values.items() if v == value)
 
     def other_link(self, etype: str, *avoid: int, before_me: bool = False) -> int:
         """``pick`` a position of ``etype`` that is neither this entity nor one of ``avoid`` (two
@@ -233,7 +236,10 @@ def _work(d: Draw) -> tuple[str, str]:
     d.fresh("pages", lambda: rng.randint(48, 1200))
     d.fresh("print_run", lambda: rng.randint(5, 400) * 500)
     first_name = author.name.split()[0]
-    d.values["protagonist"] = rng.choice([n for n in vocab.FIRST_NAMES if n != first_name])
+    protagonist = rng.choice(vocab.FIRST_NAMES)
+    while protagonist == first_name:  # not the author's own first name
+        protagonist = rng.choice(vocab.FIRST_NAMES)
+    d.values["protagonist"] = protagonist
     published = d.values["published_year"]
     d.fresh("story_year", lambda: rng.randint(1000, published - 5))
     d.links["completed_in"] = d.other_link("city", d.links["set_in"])
