@@ -119,6 +119,9 @@ def plan_content(seed: int, entity: WorldEntity, templates: dict[str, TypeTempla
     roles = [g[0] if len(g) == 1 else tuple(g) for g in by_relation.values()]
     if roles:
         paragraphs.insert(1, roles)
+    if roles and len(roles) == 1 and len(paragraphs) > 2:  # one role opens the next topic instead
+        paragraphs[2] = roles + paragraphs[2]
+        del paragraphs[1]
     paragraphs = [p for p in paragraphs if p]
     merged: list[list[WorldFact]] = []
     for p in paragraphs:  # a one-fact paragraph joins the one before
@@ -291,6 +294,12 @@ class _Writer:
             rest[0], rest[1] = rest[1], rest[0]
         for i, f in enumerate(rest):
             text, _ = self.clause(f)
+            if i == 0 and opener:  # "Born in 1934, she was born in ...": take another clause
+                word = opener.split(" ", 1)[0].lower()
+                for _ in range(3):
+                    if word not in text.split():
+                        break
+                    text, _ = self.clause(f)
             if i == 0:
                 text = _agree(text, pronoun)
             stated.extend(_unit(f))
