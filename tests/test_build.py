@@ -69,8 +69,25 @@ def test_probe_counts_and_fk_shape(tiny_build):
         assert len(row["paraphrases"]) == 9
 
 
-def test_passages_have_the_configured_length(tiny_build):
+def test_passages_have_the_configured_length(tiny_build, tmp_path):
+    """Prose passages stay under --max-words and grow toward --min-words with closing paragraphs
+    about linked entities, but only while their own entity's facts are the majority; plain ones
+    reach --min-words."""
+    from fictional_knowledge.dataset.builder import build
+
     words = [len(p["text"].split()) for p in read_rows(tiny_build, "passages")]
+    assert max(words) <= 600
+    short = tmp_path / "short"
+    build(BuildConfig(seed=0, entities=60, passage_min_words=40, passage_max_words=600), short, workers=1)
+    short_words = [len(p["text"].split()) for p in read_rows(short, "passages")]
+    assert sum(words) > 1.2 * sum(short_words)  # the closing paragraphs come with a higher target
+    facts = {f["id"]: f for f in read_rows(tiny_build, "facts")}
+    for p in read_rows(tiny_build, "passages"):
+        own = sum(p["entity_id"] in (facts[f]["subject_id"], facts[f]["object_id"]) for f in p["fact_ids"])
+        assert own > len(p["fact_ids"]) / 2
+    plain = tmp_path / "plain"
+    build(BuildConfig(seed=0, entities=60, style="plain"), plain, workers=1)
+    words = [len(p["text"].split()) for p in read_rows(plain, "passages")]
     assert min(words) >= 150 and max(words) <= 600
 
 

@@ -17,6 +17,9 @@ def _simple(words) -> tuple[str, ...]:
 FIRST_NAMES: tuple[str, ...] = _simple(
     list(_Person.first_names_female) + list(_Person.first_names_male)
 )
+#: Faker's female and male first names (a name may be in both): what a person's pronoun follows
+FEMALE_NAMES = frozenset(_simple(_Person.first_names_female))
+MALE_NAMES = frozenset(_simple(_Person.first_names_male))
 #: Every simple job title of Faker's list (lower-cased): what persons' occupations are drawn from
 #: first, so that a person keeps the job it had before ``OCCUPATIONS`` was filtered.
 FAKER_JOBS: tuple[str, ...] = tuple(

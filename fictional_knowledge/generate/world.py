@@ -427,19 +427,24 @@ def entity_at(seed: int, position: int) -> WorldEntity:
     return WorldEntity(seed, position, etype, name, ref, draw.links, draw.values, entity_id(seed, etype, name))
 
 
-PRONOUNS = (("he", 45), ("she", 45), ("they", 10))  # a person's pronoun, with weights in percent
+PRONOUN_WEIGHTS = {"female": (("she", 90), ("they", 10)), "male": (("he", 90), ("they", 10)),
+                   "either": (("he", 45), ("she", 45), ("they", 10))}  # in percent, by first name
 
 
 @lru_cache(maxsize=4096)
 def pronoun_of(seed: int, position: int) -> str:
-    """The pronoun the prose style uses for a person (drawn on its own, so that no other value of
-    the world depends on it)."""
+    """The pronoun the prose style uses for the person at ``position``: mostly the one its first
+    name suggests (Faker's female and male name lists), "they" one time in ten, either he or she
+    for a name in both lists. Drawn on its own, so that no other value of the world depends on it."""
+    first = entity_at(seed, position).name.split(" ", 1)[0]
+    female, male = first in vocab.FEMALE_NAMES, first in vocab.MALE_NAMES
+    weights = PRONOUN_WEIGHTS["either" if female == male else "female" if female else "male"]
     r = item_rng(seed, "pronoun", position).randrange(100)
-    for pronoun, weight in PRONOUNS:
+    for pronoun, weight in weights:
         if r < weight:
             return pronoun
         r -= weight
-    raise AssertionError("PRONOUNS weights must sum to 100")
+    raise AssertionError("PRONOUN_WEIGHTS must sum to 100")
 
 
 #: Relations that give their object a role (a head of state, a founder, a capital): the prose style
