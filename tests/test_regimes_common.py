@@ -145,9 +145,18 @@ def test_bad_sources(tmp_path, tiny_build):
         make_regime("bogus", tiny_build, tmp_path / "x")
 
 
-def test_parser_maps_every_sentence_of_every_passage_and_paraphrase(tiny_build):
-    source = Source(tiny_build)
-    parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates)
+@pytest.mark.parametrize("style", ["prose", "plain"])
+def test_parser_maps_every_sentence_of_every_passage_and_paraphrase(tiny_build, tmp_path, style):
+    """Prose passages are regenerated with the facts of each sentence; plain ones are parsed."""
+    folder = tiny_build
+    if style == "plain":
+        from fictional_knowledge.dataset.builder import build
+        from fictional_knowledge.models import BuildConfig
+
+        folder = tmp_path / "plain"
+        build(BuildConfig(seed=0, entities=40, style="plain"), folder, workers=1)
+    source = Source(folder)
+    parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates, source.manifest.config)
     for row in source.rows("passages"):
         main, paraphrases = parser.parse_passage(row)
         for parsed, text in zip([main] + paraphrases, [row["text"]] + row["paraphrases"]):
@@ -155,7 +164,7 @@ def test_parser_maps_every_sentence_of_every_passage_and_paraphrase(tiny_build):
             assert parsed.fact_ids == set(row["fact_ids"])
         dropped, removed = main.text(set(row["fact_ids"][:3]))
         assert removed >= 1 and len(dropped) < len(row["text"])
-    with pytest.raises(RegimeError, match="cannot tell"):
+    with pytest.raises(RegimeError, match="cannot tell" if style == "plain" else "otherwise than the build"):
         parser.parse(row["text"] + " Something else entirely.", row["entity_id"], row["fact_ids"])
 
 

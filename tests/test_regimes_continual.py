@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pytest
 
 from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import make_regime
-from fictional_knowledge.regimes.common import RegimeError, Source
+from fictional_knowledge.regimes.common import RegimeError, Source, fraction_count
 from fictional_knowledge.regimes.continual import GENERIC_PROMPT
 from fictional_knowledge.regimes.sentences import all_renderings
 from fictional_knowledge.generate.vocab import ENGLISH_WORDS
@@ -34,7 +35,9 @@ def regime(tiny_build, tmp_path_factory):
 def test_entity_sets_are_disjoint_and_sized(regime, tiny_build):
     _, data, roles = regime
     assert set(roles) == {e["id"] for e in read_rows(tiny_build, "entities")}
-    assert Counter(roles.values()) == {"stage1": 30, "stage2": 15, "background": 15}
+    n = len(roles)
+    n1, n2 = fraction_count(n, 0.5, "stage 1"), fraction_count(n, 0.25, "stage 2")
+    assert Counter(roles.values()) == {"stage1": n1, "stage2": n2, "background": n - n1 - n2}
     for config, role in [("stage1", "stage1"), ("stage2_factoid", "stage2"), ("stage2_nonfactoid", "background")]:
         assert {ex["entity_id"] for ex in data[(config, "train")]} <= {e for e, r in roles.items() if r == role}
 
@@ -89,7 +92,10 @@ def test_user_generic_source_and_vocabulary(tiny_build, tmp_path):
     m = make_regime("continual", tiny_build, tmp_path / "a", mix_ratio=0.5, random_words=10,
                     generic_source=str(tmp_path / "generic.txt"), vocabulary=str(tmp_path / "vocab.txt"))
     generic = _rows(tmp_path / "a", "mix_generic", "stage1")
-    assert m.notes["generic"] == {"documents": 30, "windows": 60, "passes": {"stage1": 2, "stage2_factoid": 1, "stage2_nonfactoid": 1}}
+    notes = m.notes["generic"]
+    assert (notes["documents"], notes["windows"]) == (30, 60)
+    for split, passes in notes["passes"].items():  # whole passes over the 60 windows, the last one partial
+        assert passes == math.ceil(len(_rows(tmp_path / "a", "mix_generic", split)) / 60)
     assert all(ex["text"][len(GENERIC_PROMPT):].split()[0].startswith("w") for ex in generic)
     random = _rows(tmp_path / "a", "mix_random", "stage1")
     assert {w for ex in random for w in ex["text"][len(GENERIC_PROMPT):].split()} == {"alpha", "beta", "gamma"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 import pytest
+from pathlib import Path
 
 from fictional_knowledge.dataset.io import read_rows
 from fictional_knowledge.regimes import inject, load_schedule, make_regime, pack
@@ -24,6 +25,9 @@ def regime(tiny_build, tmp_path_factory):
     manifest = make_regime("injection", tiny_build, out, seed=0, steps=STEPS, group_sizes=SIZES)
     rows = {c: read_rows_regime(out, c) for c in ("injection", "probes", "background")}
     return out, manifest, rows
+
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def read_rows_regime(folder, config):
@@ -266,7 +270,7 @@ def test_inject_with_a_real_tokenizer_and_hf_datasets(regime):
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
     stream = datasets.load_dataset(str(folder), "background", split="train").to_iterable_dataset()
     schedule = datasets.load_dataset(str(folder), "injection", split="train")
-    batches = list(inject(stream, schedule, batch_size=3, seq_len=768, tokenizer=tok, strict=False))
+    batches = list(inject(stream, schedule, batch_size=3, seq_len=512, tokenizer=tok, strict=False))  # 4 batches of background
     first = schedule[0]["text"]
     expected = tok(first, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     assert [b["injected"] for b in batches[:3]] == [3, 3, 3]  # 9 texts spread over 3 batches of 3 rows
@@ -348,4 +352,6 @@ def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path
         warnings.simplefilter("always")
         cut = sum(b["cut_tokens"] for b in inject(background, folder, batch_size=8, seq_len=512, tokenizer=tok,
                                                     max_steps=1000, overflow="concat"))
-    assert cut > total / 2 and "injected tokens are cut" in str(caught[0].message)  # the old behaviour, now reported
+    assert "injected tokens are cut" in str(caught[0].message)  # the old behaviour, now reported
+    share = round(100 * cut / total)
+    assert share > 0 and f"cuts {share}% of the injected tokens" in (REPO / "docs" / "regimes.md").read_text()

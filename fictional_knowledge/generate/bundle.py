@@ -139,6 +139,15 @@ def _passage(seed: int, position: int, config: BuildConfig, templates: dict[str,
     return plan, bank, sentences
 
 
+def prose_sentences(seed: int, position: int, config: BuildConfig, templates: dict[str, TypeTemplates]):
+    """The sentences of a prose passage and of each of its paraphrases, with the facts each
+    sentence states: what ``passage_records`` writes, for readers that need to know which
+    sentence states what (the regimes drop sentences by fact)."""
+    content, used, sentences = _passage(seed, position, config, templates)
+    prng = item_rng(seed, "paraphrases", entity_at(seed, position).id)
+    return sentences, planner.paraphrase_sentences(seed, content, templates, prng, used, config.paraphrases)
+
+
 def passage_records(seed: int, position: int, config: BuildConfig,
                     templates: dict[str, TypeTemplates]) -> dict[str, list]:
     """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""

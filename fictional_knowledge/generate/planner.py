@@ -462,6 +462,12 @@ def write_paraphrases(seed: int, content: Content, templates: dict[str, TypeTemp
                       used: dict[str, int], k: int) -> list[str]:
     """``k`` paraphrases: the same facts re-planned, with other groupings, order, clauses and
     references; each fact avoids the clause the original used (``used``) where it has another."""
+    return [join(p) for p in paraphrase_sentences(seed, content, templates, rng, used, k)]
+
+
+def paraphrase_sentences(seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
+                         used: dict[str, int], k: int) -> list[list[list[Sentence]]]:
+    """The sentences (with the facts each states) of ``write_paraphrases``' paraphrases."""
     out = []
     for _ in range(k):
         order = []
@@ -473,7 +479,7 @@ def write_paraphrases(seed: int, content: Content, templates: dict[str, TypeTemp
             middle = order[1:]
             shuffle(middle, rng.random)
             order = [order[0]] + middle
-        out.append(join(_Writer(seed, content, templates, rng, avoid=used, final_context=True).write(order)))
+        out.append(_Writer(seed, content, templates, rng, avoid=used, final_context=True).write(order))
     return out
 
 

@@ -164,7 +164,7 @@ def make(source: Source, opts: ContinualOptions, seed: int):
     def stage1_of(parsed) -> set[str]:
         return {f for f in parsed.fact_ids if role.get(world[f].subject.id) == "stage1"}
 
-    parser = PassageParser(world, source.facts_by_entity, source.templates)
+    parser = PassageParser(world, source.facts_by_entity, source.templates, source.manifest.config)
     spill = tempfile.TemporaryDirectory(prefix="fk-continual-")
     folder = Path(spill.name)
     n_paraphrases, n_windows = 0, 0

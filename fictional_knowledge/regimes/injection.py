@@ -261,7 +261,7 @@ def _type_counts(source: Source, passages: list[dict]) -> dict[str, int]:
 def background_stream(source: Source, injected: set[str], banned_facts: set[str], info: dict):
     """The passages not in ``injected``, without the sentences stating ``banned_facts``, in build
     order (streamed); ``info["removed_sentences"]`` counts the sentences removed."""
-    parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates)
+    parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates, source.manifest.config)
     for p in source.stream("passages"):
         if p["id"] in injected:
             continue
