@@ -145,6 +145,15 @@ def _smaller_city(attrs, by_id):
     return {"largest_city": small["id"]} if small["id"] != attrs["largest_city"] else None
 
 
+def _as_large_as_country(attrs, by_id):
+    """Give a city (not its country's largest, whose area bounds the country's) its country's area."""
+    country = by_id.get(attrs["located_in"])
+    largest = by_id.get(country["attributes"]["largest_city"]) if country else None
+    if country is None or largest is None or largest["attributes"] is attrs:
+        return None
+    return {"area_km2": country["attributes"]["area_km2"]}
+
+
 def _impossible_choice(rows, build):
     """Date a book's wrong choice to before anyone in the world was born."""
     fact = next(f["id"] for f in read_rows(build, "facts") if f["relation"] == "published_year")
@@ -176,7 +185,15 @@ WORLD_CASES = {
         r["attributes"]["population"] for r in by_id.values()
         if r["type"] == "city" and r["attributes"]["located_in"] == by_id[a["capital"]]["attributes"]["located_in"])})),
     "world_river_continent": ("entities", _attrs("country", lambda a, _: {"continent": "Nowhere"})),
-    "world_lifespan": ("entities", _attrs("work", lambda a, _: {"published_year": 1000})),
+    # a river surveyed at the age of 5 (a work dated early would also break its story's timeline)
+    "world_lifespan": ("entities", _attrs("river", lambda a, by_id: {"survey_year": by_id[a["surveyed_by"]]["attributes"][
+        "birth_year"] + 5} if a["surveyed_by"] in by_id else None)),
+    # a town charter after the present (a charter before the founding would also rule out QA choices)
+    "world_timeline": ("entities", _attrs("city", lambda a, _: {"charter_year": 2030})),
+    "world_area": ("entities", _attrs("city", _as_large_as_country)),
+    # navigable for more than its length: the QA ranges of both are then empty (``ALSO_FAILS``)
+    "world_river_navigable": ("entities", _attrs("river", lambda a, _: {"navigable_km": 1, "length_km": 0})),
+    "world_distinct_values": ("entities", _attrs("organization", lambda a, _: {"branch_city": a["headquartered_in"]})),
     "world_head_of_state_age": ("entities", _attrs("person", lambda a, by_id: {"birth_year": 1944} if any(
         r["type"] == "country" and r["attributes"]["head_of_state"] in by_id
         and by_id[r["attributes"]["head_of_state"]]["attributes"] is a for r in by_id.values()) else None)),
@@ -214,7 +231,8 @@ CASES = {
 # The probe rule (no whitespace around input/target) is also a pattern of the schema, so a
 # violation fails both; the test below pins that pair. Two probes sharing an input with different
 # targets are also each an input that a true sentence continues otherwise.
-ALSO_FAILS = {"passage_facts": {"paraphrase_facts"}, "probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"}}
+ALSO_FAILS = {"passage_facts": {"paraphrase_facts"}, "probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"},
+              "world_river_navigable": {"qa_distractor_possible"}}
 
 
 @pytest.mark.parametrize("check", sorted(CASES))
