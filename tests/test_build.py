@@ -190,7 +190,11 @@ def test_distractors_are_values_the_build_also_states(tmp_path):
     stated = {f["object"] for f in read_rows(tmp_path / "b", "facts")}
     # Countries and rivers (one per block), the first 4 blocks and relations with few distinct
     # values nearby (a city's river) can need later entities.
-    late = {e["id"] for e in read_rows(tmp_path / "b", "entities") if e["type"] not in ("country", "river")}
+    # Only focal entities (with a passage): an entity the build holds because a passage states
+    # its role (a founder's company up to WINDOW blocks ahead) takes distractors from the world
+    # before it, which the build need not hold.
+    focal = {p["entity_id"] for p in read_rows(tmp_path / "b", "passages")}
+    late = {e["id"] for e in read_rows(tmp_path / "b", "entities") if e["type"] not in ("country", "river")} & focal
     early = {e["id"] for e in read_rows(tmp_path / "b", "entities")[:80]}
     choices = [c for q in read_rows(tmp_path / "b", "qa") if q["entity_id"] in late - early for c in q["choices"]]
     assert len(choices) > 800
