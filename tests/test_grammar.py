@@ -176,9 +176,9 @@ def _renderings(etype: str):
             for c in t.passage[relation] + t.semantic[relation]:
                 yield relation, value, c.source, c.render({**ctx, "object": value})
             for c in t.clauses[relation]:
-                yield relation, value, c.source, f"{ctx['Subject']} {c.render({'object': value, 'their': 'its'})}."
+                yield relation, value, c.source, f"{ctx['Subject']} {c.render({'object': value, 'their': 'their'})}."
             for c in t.openers[relation]:
-                yield relation, value, c.source, f"{c.render({'object': value, 'their': 'its'})}, {subject} was known."
+                yield relation, value, c.source, f"{c.render({'object': value, 'their': 'their'})}, {subject} was known."
         for c in t.question[relation]:
             yield None, None, c.source, c.render(ctx)
     intro_values = [values[etype, r] for r in t.intro_facts]
