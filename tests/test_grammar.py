@@ -54,6 +54,7 @@ JOB_HEADS = {
     "secretary", "surgeon", "neurosurgeon",
 }
 SUBJECTS = {"person": "Ann Velik", "river": "the Velik River", "event": "the Velik Festival"}
+POSSESSIVES = {"person": ("his", "her", "their")}  #: ``{{ their }}`` in prose clauses; "its" otherwise
 
 
 def article_problems(text: str, value: str) -> list[str]:
@@ -166,7 +167,8 @@ def _values() -> dict[tuple[str, str], tuple[str, ...]]:
 
 def _renderings(etype: str):
     """Every template of the type rendered with every value: ``(relation or None, value, template
-    source, text)``."""
+    source, text)``. Prose clauses and openers get every possessive the planner may give them; an
+    inverse clause (a role stated in its object's passage) is rendered with a subject of its type."""
     t = load_templates()[etype]
     values = _values()
     subject = SUBJECTS.get(etype, "Velik")
@@ -175,10 +177,15 @@ def _renderings(etype: str):
         for value in values[etype, relation]:
             for c in t.passage[relation] + t.semantic[relation]:
                 yield relation, value, c.source, c.render({**ctx, "object": value})
-            for c in t.clauses[relation]:
-                yield relation, value, c.source, f"{ctx['Subject']} {c.render({'object': value, 'their': 'their'})}."
-            for c in t.openers[relation]:
-                yield relation, value, c.source, f"{c.render({'object': value, 'their': 'their'})}, {subject} was known."
+            for their in POSSESSIVES.get(etype, ("its",)):
+                for c in t.clauses[relation]:
+                    yield relation, value, c.source, f"{ctx['Subject']} {c.render({'object': value, 'their': their})}."
+                for c in t.openers[relation]:
+                    yield relation, value, c.source, f"{c.render({'object': value, 'their': their})}, {subject} was known."
+        for c in (t.inverse or {}).get(relation, ()):
+            target = RELATIONS[etype][relation]
+            for their in POSSESSIVES.get(target, ("its",)):
+                yield None, None, c.source, f"{SUBJECTS.get(target, 'Velik')} {c.render({'subject': subject, 'their': their})}."
         for c in t.question[relation]:
             yield None, None, c.source, c.render(ctx)
     intro_values = [values[etype, r] for r in t.intro_facts]
