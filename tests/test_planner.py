@@ -125,6 +125,7 @@ def test_a_clause_repeating_a_semantic_sentence_is_refused(tmp_path):
     ('"worked as {{ object | a_an }}"', '"worked as {{ object }} daily"', "must end with"),
     ('"worked as {{ object | a_an }}"', '"{{ subject }} worked as {{ object }}"', "no other slot"),
     ("context: [born_in, ", "context: [nickname, born_in, ", "context: 'nickname'"),
+    ('"worked as {{ object | a_an }}"', '"(worked|served as {{ their }}) as {{ object | a_an }}"', "unexpanded"),
 ])
 def test_malformed_prose_templates_are_refused(tmp_path, old, new, message):
     folder = _edited(tmp_path, "person.yaml", old, new)

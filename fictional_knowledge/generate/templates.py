@@ -209,6 +209,9 @@ def _compile_predicates(sources: list[str], where: str, slot: str = "object") ->
         if len(readings) > MAX_EXPANSIONS:
             raise TemplateError(f"{where}[{i}]: {len(readings)} readings, more than {MAX_EXPANSIONS}")
         for src in readings:
+            if re.search(r"[()|]", re.sub(r"\{\{.*?\}\}", "", src)):
+                raise TemplateError(f"{where}[{i}]: an unexpanded '(' or '|' in {src!r} (an alternation group "
+                                    f"may not hold a slot such as {{{{ their }}}}: put the slot outside it)")
             out.append(_compile_predicate(src, f"{where}[{i}]", slot, raw))
     return tuple(out)
 
