@@ -147,14 +147,11 @@ def _creation_section(manifest: Manifest) -> list[str]:
         "sampled from Faker's word lists with the package's own RNG.",
         "- **Randomness.** Each item draws from its own RNG, seeded by SHA-256 of `(seed, stage, key)`; no global "
         "random state and no `hash()`, so results do not depend on build size, order, processes or `PYTHONHASHSEED`.",
-        "- **Templates.** One YAML file per entity type holds, per relation, the passage sentences, the sentences "
-        "reserved for semantic probes, and the questions, plus the compositional probe templates. They are "
-        "jinja2 templates with slots only, validated against a schema on load; their SHA-256s are in "
-        "`manifest.json`.",
-        f"- **Passages and paraphrases.** A passage (target {c.passage_min_words}-{c.passage_max_words} words) opens "
-        "with an intro sentence and the focal entity's facts, then adds a paragraph per linked entity until it "
-        f"reaches its length. Every fact sentence ends with the fact's value. The {c.paraphrases} paraphrases state "
-        "exactly the same facts with other templates, another order and other connectives.",
+        "- **Templates.** One YAML file per entity type holds, per relation, the plain-style passage sentences, "
+        "the prose-style clauses (with word alternations), the sentences reserved for semantic probes, and the "
+        "questions, plus the compositional probe templates. They are jinja2 templates with slots only, "
+        "validated against a schema on load; their SHA-256s are in `manifest.json`.",
+        _passages_bullet(c),
         f"- **Probes** (Chang et al. 2024). Per passage {c.memorization_probes} *memorization* probes (a verbatim "
         f"passage sentence cut before its final fact value), {c.semantic_probes} *semantic* probes (the same fact "
         "and target in a template never used in passages or paraphrases) and "
@@ -224,8 +221,9 @@ def render_release_card(build_dir: str | Path, manifest: Manifest, info: dict) -
         *examples,
         *_creation_section(manifest),
         "## Bias, risks, and limitations", "",
-        "- **Template text.** Sentences come from a fixed set of templates per relation, so vocabulary and syntax "
-        "are narrow and regular; models can exploit the structure, and results may not transfer to natural text.",
+        "- **Template text.** Sentences come from a fixed set of templates per relation (in the prose style "
+        "joined by a sentence planner), so vocabulary and syntax are narrower and more regular than natural "
+        "text; models can exploit the structure, and results may not transfer to natural text.",
         "- **Plausible falsehoods.** The facts look like encyclopedia facts. A model trained on them will state "
         "them; keep such models away from users, and never mix this data into general-purpose training.",
         "- **Vocabulary bias.** First names and occupations come from Faker's English-locale lists and the other "
@@ -282,3 +280,21 @@ def write_release_card(path: str | Path, build_dir: str | Path, manifest: Manife
     path = Path(path)
     path.write_text(render_release_card(build_dir, manifest, info), encoding="utf-8")
     return path
+
+
+def _passages_bullet(c) -> str:
+    """How the passages of a build of config ``c`` were written (its ``style``)."""
+    if getattr(c, "style", "plain") == "prose":
+        return ("- **Passages and paraphrases** (style `prose`). A sentence planner writes each passage: every fact "
+                "of the focal entity and every role that points at it (head of state, founder, capital...), grouped "
+                "into paragraphs by topic, 1-3 facts a sentence (coordination, participial openers, relative "
+                "clauses on linked entities), the full name at first mention and then pronouns (`entities.pronoun`), "
+                "short names and definite descriptions; facts of linked entities close the passage toward "
+                f"{c.passage_min_words} words (at most {c.passage_max_words}) while the focal entity's facts stay the "
+                f"majority. The {c.paraphrases} paraphrases re-plan exactly the same facts: other groupings, order, "
+                "clauses and references.")
+    return (f"- **Passages and paraphrases** (style `plain`). A passage (target {c.passage_min_words}-"
+            f"{c.passage_max_words} words) opens with an intro sentence and the focal entity's facts, one a sentence, "
+            "then adds a paragraph per linked entity until it reaches its length. Every fact sentence ends with the "
+            f"fact's value. The {c.paraphrases} paraphrases state exactly the same facts with other templates, "
+            "another order and other connectives.")
