@@ -250,7 +250,12 @@ def _event(d: Draw) -> tuple[str, str]:
     rng = d.rng
     noun = rng.choice(vocab.EVENT_NOUNS)
     d.links["held_in"] = d.pick("city")
-    d.links["organized_by"] = d.pick("organization", before_me=True)
+    # an organizer founded by PRESENT_YEAR - QA_ROOM: the event's year then has QA_ROOM possible
+    # values (the answer and 4 distractors, qa_rules.value_bounds) even when it is this year
+    for _ in range(40):
+        d.links["organized_by"] = d.pick("organization", before_me=True)
+        if d.entity(d.links["organized_by"]).values["founded_year"] <= PRESENT_YEAR - QA_ROOM:
+            break
     founded = d.entity(d.links["organized_by"]).values["founded_year"]
     d.values["year"] = founded + rng.randint(1, min(40, 2024 - founded))
     d.values["attendance"] = rng.randint(300, 250_000)
@@ -265,9 +270,11 @@ def _event(d: Draw) -> tuple[str, str]:
 
 
 def _honoree(d: Draw, year: int, tries: int = 40) -> int:
-    """A person aged 18 to 95 in ``year`` (before the event in the world), else the organizer's
-    founder, who always is (founded 22-55 years after their birth, the event 1-40 years later)."""
-    lo, hi = ACT_AGES
+    """A person aged 23 to 90 in ``year`` (before the event in the world; ``ACT_AGES`` narrowed by
+    ``QA_ROOM``, so that the honoree's possible ages leave the event's year room for distractors),
+    else the organizer's founder, who always is (founded 22-55 years after their birth, the event
+    1-40 years later)."""
+    lo, hi = ACT_AGES[0] + QA_ROOM, ACT_AGES[1] - QA_ROOM
     for _ in range(tries):
         person = d.pick("person", before_me=True)
         if lo <= year - d.entity(person).values["birth_year"] <= hi:
@@ -280,6 +287,7 @@ FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
 HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
 PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year, no date lies after it
 ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
+QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
 ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
