@@ -127,3 +127,24 @@ def test_closure_only_adds_positions_of_the_last_block():
 
 def test_seed_changes_the_world():
     assert [entity_at(0, p).name for p in range(20)] != [entity_at(1, p).name for p in range(20)]
+
+
+def test_every_event_year_keeps_room_for_its_qa_distractors():
+    """An event's year is bounded by its organizer's founding, its series and its honoree's age
+    (``qa_rules.value_bounds``); the world keeps at least QA_ROOM possible years, so its QA row finds
+    DISTRACTORS_MAX distractors (a 20,000-entity build once stopped on an event held in 2024 by a
+    company founded in 2022)."""
+    from fictional_knowledge.generate.qa_rules import value_bounds
+    from fictional_knowledge.generate.world import BLOCK, QA_ROOM, _OFFSETS, entity_at
+    from fictional_knowledge.models import DISTRACTORS_MAX
+
+    assert QA_ROOM >= DISTRACTORS_MAX + 1
+
+    def attrs(pos):
+        e = entity_at(0, pos)
+        return {**e.values, **e.links}
+
+    narrowest = min(
+        value_bounds("event", "year", attrs(b * BLOCK + o), attrs)[1] - value_bounds("event", "year", attrs(b * BLOCK + o), attrs)[0] + 1
+        for b in range(0, 3000) for o in _OFFSETS["event"])
+    assert narrowest >= QA_ROOM
