@@ -43,22 +43,26 @@ AGREE = {"was": "were", "is": "are", "has": "have"}
 SIZES = (1, 2, 2, 3, 3, 3)
 BACKGROUND_SIZES = (2, 3, 3)
 OPENER_RATE = 0.35
-ADDITIVE = tuple(x for src in (
+
+
+def _readings(*sources: str) -> tuple[str, ...]:
+    """Every reading of word-alternation sources (``templates.expand``): the connective lists."""
+    return tuple(x for src in sources for x in expand(src))
+
+
+ADDITIVE = _readings(
     "(In addition|Besides this|Apart from that|Beyond this|On top of that|Alongside this|What is more"
-    "|Furthermore|Moreover|As well as this|Further|Added to this|Next to this),",
-) for x in expand(src))
+    "|Furthermore|Moreover|As well as this|Further|Added to this|Next to this),")
 ADDITIVE_RATE = 0.12
-LATER = tuple(x for src in (
+LATER = _readings(
     "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually),",
     "(Some|A few|Several|Many) years (later|afterwards|on),",
     "In the (years|decades) that followed,",
-    "In (later|subsequent) years,",
-) for x in expand(src))
-SAME_YEAR = tuple(x for src in ("(In|During|Within) (the same|that same) year,", "That (same |)year,") for x in expand(src))
-ATTRIBUTION = tuple(x for src in (
+    "In (later|subsequent) years,")
+SAME_YEAR = _readings("(In|During|Within) (the same|that same) year,", "That (same |)year,")
+ATTRIBUTION = _readings(
     "According to (local|official|surviving|regional|published|contemporary) (records|sources|accounts|registers|archives),",
-    "(Records|Sources|Archives|Registers|Accounts) (show|state|confirm|record) that",
-) for x in expand(src))
+    "(Records|Sources|Archives|Registers|Accounts) (show|state|confirm|record) that")
 ATTRIBUTION_RATE = 0.1
 #: year relations whose years order the events of a life or a history ("Later, ..."); a story's
 #: setting is not one
@@ -92,6 +96,11 @@ def _unit(u) -> tuple[WorldFact, ...]:
     return u if isinstance(u, tuple) else (u,)
 
 
+def _years(units) -> list[int]:
+    """The years that the facts of ``units`` state (``YEARLY`` relations), in order."""
+    return [int(f.object) for u in units for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
+
+
 def _series(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -117,11 +126,10 @@ def plan_content(seed: int, entity: WorldEntity, templates: dict[str, TypeTempla
     for f in role_facts(seed, entity):  # several roles of one relation make one clause
         by_relation.setdefault(f.relation, []).append(f)
     roles = [g[0] if len(g) == 1 else tuple(g) for g in by_relation.values()]
-    if roles:
+    if len(roles) == 1 and len(paragraphs) > 1:  # one role opens the second topic
+        paragraphs[1] = roles + paragraphs[1]
+    elif roles:  # several get a paragraph of their own, second
         paragraphs.insert(1, roles)
-    if roles and len(roles) == 1 and len(paragraphs) > 2:  # one role opens the next topic instead
-        paragraphs[2] = roles + paragraphs[2]
-        del paragraphs[1]
     paragraphs = [p for p in paragraphs if p]
     merged: list[list[WorldFact]] = []
     for p in paragraphs:  # a one-fact paragraph joins the one before
@@ -183,7 +191,7 @@ class _Writer:
 
     def __init__(self, seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
                  avoid: Optional[dict[str, int]] = None, need: int = 0, final_context: bool = False,
-                 background=False):
+                 background: str = ""):
         self.seed, self.content, self.templates, self.rng = seed, content, templates, rng
         self.rand = rng.random
         self.avoid = avoid or {}
@@ -197,8 +205,8 @@ class _Writer:
         self.t = templates[e.type]
         self.pronoun = pronoun_of(self.seed, e.position) if e.type == "person" else "it"
         self.context_left = dict(content.context)
-        # a closing paragraph about a linked entity: named, never a pronoun (which stands for the
-        # passage's own entity), and no probe-able sentences
+        # a closing paragraph about a linked entity ("named": never a pronoun, which stands for the
+        # passage's own entity; "it": also "it", in a person's passage), with no probe-able sentences
         self.background = background
         self._probeable = content.probeable_cache  # shared by the passage and its paraphrases
 
@@ -210,13 +218,12 @@ class _Writer:
             return int(self.rand() * n)
         return (avoid + 1 + int(self.rand() * (n - 1))) % n
 
-    def clause(self, f) -> tuple[str, int]:
+    def clause(self, f) -> str:
         """The predicate stating ``f`` (a fact, or a tuple of role facts of one relation) with the
-        focal entity as subject, and its template index."""
+        focal entity as subject; the template index it used is kept in ``used``."""
         if isinstance(f, tuple):
             options = self.templates[f[0].subject.type].inverse[f[0].relation]
-            v = self._pick(options, f[0].id)
-            return options[v].render({"subject": _series([g.subject.ref for g in f])}), v
+            return options[self._pick(options, f[0].id)].render({"subject": _series([g.subject.ref for g in f])})
         if f.subject.position == self.entity.position:
             options = self.t.clauses[f.relation]
             ctx = {"object": f.object, "their": POSSESSIVE[self.pronoun]}
@@ -225,7 +232,7 @@ class _Writer:
             ctx = {"subject": f.subject.ref}
         v = self._pick(options, f.id)
         self.used[f.id] = v
-        return options[v].render(ctx), v
+        return options[v].render(ctx)
 
     def _has_context(self, u) -> bool:
         return not isinstance(u, tuple) and u.object_position in self.context_left
@@ -250,17 +257,22 @@ class _Writer:
             return f", {a_an(noun)} {'that' if r < 0.2 else 'which'} {clause}"
         return f", which {clause}"
 
+    def _named(self) -> tuple[str, str]:
+        """The entity's short name or its full reference, even odds."""
+        e = self.entity
+        return (_short_name(e), "short") if self.rand() < 0.5 else (e.ref, "name")
+
     def subject(self, first_in_para: bool, first: bool, para_types: set, must_name: bool = False) -> tuple[str, str]:
         """A reference to the focal entity and its kind (name, short, pronoun, description)."""
         e = self.entity
         if first:
             return e.ref, "name"
-        if self.background and not (self.background == "it" and not first_in_para and self.rand() < PRONOUN_RATE):
-            return (_short_name(e), "short") if self.rand() < 0.5 else (e.ref, "name")
         if self.background:
-            return "it", "pronoun"
+            if self.background == "it" and not first_in_para and self.rand() < PRONOUN_RATE:
+                return "it", "pronoun"
+            return self._named()
         if first_in_para or must_name:
-            return (_short_name(e), "short") if self.rand() < 0.5 else (e.ref, "name")
+            return self._named()
         r = self.rand()
         if r < PRONOUN_RATE:
             return self.pronoun, "pronoun"
@@ -293,13 +305,13 @@ class _Writer:
         if len(rest) == 3 and self._has_context(rest[0]) and not self._has_context(rest[1]):
             rest[0], rest[1] = rest[1], rest[0]
         for i, f in enumerate(rest):
-            text, _ = self.clause(f)
+            text = self.clause(f)
             if i == 0 and opener:  # "Born in 1934, she was born in ...": take another clause
                 word = opener.split(" ", 1)[0].lower()
                 for _ in range(3):
                     if word not in text.split():
                         break
-                    text, _ = self.clause(f)
+                    text = self.clause(f)
             if i == 0:
                 text = _agree(text, pronoun)
             stated.extend(_unit(f))
@@ -325,8 +337,7 @@ class _Writer:
             text = f"{opener}, {ref} {body}."
         else:
             text = f"{ref} {body}."
-            years = () if prev_year is None else [
-                int(f.object) for u in facts for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
+            years = () if prev_year is None else _years(facts)
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
                 text = f"{LATER[int(rand() * len(LATER))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
@@ -425,7 +436,7 @@ class _Writer:
                             para_types.add(entity_at(self.seed, f.object_position).type)
                         if f.subject.position != self.entity.position:
                             para_types.add(f.subject.type)
-                years = [int(f.object) for u in chunk for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
+                years = _years(chunk)
                 prev, prev_year, first = s, (years[-1] if years else None), False
             out.append(sentences)
         background = list(self.content.background)
@@ -438,7 +449,7 @@ class _Writer:
             linked = entity_at(self.seed, pos)
             # "it" may stand for a linked place or thing in a person's passage (the person is
             # he, she or they), never in a passage whose own entity is "it"
-            mode = "it" if self.pronoun != "it" and linked.type != "person" else True
+            mode = "it" if self.pronoun != "it" and linked.type != "person" else "named"
             sub = _Writer(self.seed, Content(linked, [facts]), self.templates, self.rng,
                           avoid=self.avoid, background=mode)
             out += sub.write()
