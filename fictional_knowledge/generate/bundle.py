@@ -153,11 +153,11 @@ def passage_records(seed: int, position: int, config: BuildConfig,
     """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""
     entity = entity_at(seed, position)
     plan, bank, sentences = _passage(seed, position, config, templates)
-    prng = item_rng(seed, "paraphrases", entity.id)
     if config.style == "prose":  # plan: the planner's content, bank: the clause each fact used
-        paras = planner.write_paraphrases(seed, plan, templates, prng, bank, config.paraphrases)
+        paras = [planner.join(p) for p in prose_sentences(seed, position, config, templates)[1]]
     else:
-        paras = paraphrases(plan, templates, prng, sentences, bank, config.paraphrases)
+        paras = paraphrases(plan, templates, item_rng(seed, "paraphrases", entity.id), sentences, bank,
+                            config.paraphrases)
     text = join(sentences)
     stated = [f.id for f in plan.facts]
     passage_id = make_id("passage", seed, entity.id)

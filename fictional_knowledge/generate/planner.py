@@ -471,14 +471,15 @@ def write_passage(seed: int, content: Content, templates: dict[str, TypeTemplate
 
 def write_paraphrases(seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
                       used: dict[str, int], k: int) -> list[str]:
-    """``k`` paraphrases: the same facts re-planned, with other groupings, order, clauses and
-    references; each fact avoids the clause the original used (``used``) where it has another."""
+    """The texts of ``paraphrase_sentences``."""
     return [join(p) for p in paraphrase_sentences(seed, content, templates, rng, used, k)]
 
 
 def paraphrase_sentences(seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
                          used: dict[str, int], k: int) -> list[list[list[Sentence]]]:
-    """The sentences (with the facts each states) of ``write_paraphrases``' paraphrases."""
+    """``k`` paraphrases, as sentences with the facts each states: the same facts re-planned, with
+    other groupings, order, clauses and references; each fact avoids the clause the original used
+    (``used``) where it has another."""
     out = []
     for _ in range(k):
         order = []
