@@ -543,13 +543,19 @@ def qa_choices(ctx: Context, config: str, rows: list[dict]) -> None:
             ctx.report.fail("qa_choices", f"{r['id']}: repeated choices")
 
 
+def _stated_values(ctx: Context, rows: list[dict]):
+    """``(row, the values of its fact_ids that the build knows)`` for the valid passage rows, with
+    one lookup per batch."""
+    rows = [r for r in rows if r["id"] not in ctx.invalid]
+    found = iter(ctx.objects.get_many([f for r in rows for f in r["fact_ids"]]))
+    for r in rows:
+        yield r, [v for v in (next(found) for _ in r["fact_ids"]) if v is not None]
+
+
 @check("paraphrase_facts", "passages")
 def paraphrase_facts(ctx: Context, config: str, rows: list[dict]) -> None:
     """Every paraphrase states every fact value of its passage."""
-    rows = [r for r in rows if r["id"] not in ctx.invalid]
-    found = iter(ctx.objects.get_many([f for r in rows for f in r["fact_ids"]]))  # one lookup per batch
-    for r in rows:
-        values = [v for v in (next(found) for _ in r["fact_ids"]) if v is not None]
+    for r, values in _stated_values(ctx, rows):
         for k, para in enumerate(r["paraphrases"]):
             missing = [v for v in values if v not in para]
             if missing:
@@ -559,10 +565,7 @@ def paraphrase_facts(ctx: Context, config: str, rows: list[dict]) -> None:
 @check("passage_facts", "passages")
 def passage_facts(ctx: Context, config: str, rows: list[dict]) -> None:
     """A passage states every fact it lists: each fact's value is in its text."""
-    rows = [r for r in rows if r["id"] not in ctx.invalid]
-    found = iter(ctx.objects.get_many([f for r in rows for f in r["fact_ids"]]))
-    for r in rows:
-        values = [v for v in (next(found) for _ in r["fact_ids"]) if v is not None]
+    for r, values in _stated_values(ctx, rows):
         missing = [v for v in values if v not in r["text"]]
         if missing:
             ctx.report.fail("passage_facts", f"passage {r['id']}: lists facts its text does not state: {missing[:3]}")
