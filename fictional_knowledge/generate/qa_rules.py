@@ -62,22 +62,14 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         aged(linked("honoree"))
     elif key == ("event", "first_held_year"):
         before(own("year"))
-    elif key == ("city", "population"):
+    elif relation in ("population", "area_km2") and etype == "city":  # less than its country's
         country = linked("located_in")
         if country is not None:
-            return 1, country["population"] - 1
-    elif key == ("country", "population"):
+            return 1, country[relation] - 1
+    elif relation in ("population", "area_km2") and etype == "country":  # more than its largest city's
         city = linked("largest_city")
         if city is not None:
-            return city["population"] + 1, INF
-    elif key == ("city", "area_km2"):
-        country = linked("located_in")
-        if country is not None:
-            return 1, country["area_km2"] - 1
-    elif key == ("country", "area_km2"):
-        city = linked("largest_city")
-        if city is not None:
-            return city["area_km2"] + 1, INF
+            return city[relation] + 1, INF
     elif key == ("person", "birth_year"):
         city = linked("born_in")
         if city is not None:

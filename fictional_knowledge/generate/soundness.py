@@ -134,20 +134,24 @@ def largest_city(index: WorldIndex) -> list[str]:
     return out
 
 
-@world_check("city_population")
-def city_population(index: WorldIndex) -> list[str]:
-    """Every city has fewer inhabitants than its country (and its cities together too)."""
-    out = []
+def _cities_reaching_country(index: WorldIndex, key: str):
+    """``(country, its cities' total, its biggest city)`` for every country of the index whose
+    cities together reach its own ``key`` (population, area)."""
     for country_id, cities in _cities_by_country(index).items():
         country = index.get(country_id)
         if country is None:
             continue
-        total = sum(c[2]["population"] for c in cities)
-        if total >= country[2]["population"]:
-            biggest = max(cities, key=lambda c: c[2]["population"])
-            out.append(f"{country[1]} ({country[2]['population']:,}): its cities hold {total:,}, "
-                       f"e.g. {biggest[1]} {biggest[2]['population']:,}")
-    return out
+        total = sum(c[2][key] for c in cities)
+        if total >= country[2][key]:
+            yield country, total, max(cities, key=lambda c: c[2][key])
+
+
+@world_check("city_population")
+def city_population(index: WorldIndex) -> list[str]:
+    """Every city has fewer inhabitants than its country (and its cities together too)."""
+    return [f"{country[1]} ({country[2]['population']:,}): its cities hold {total:,}, "
+            f"e.g. {biggest[1]} {biggest[2]['population']:,}"
+            for country, total, biggest in _cities_reaching_country(index, "population")]
 
 
 @world_check("river_continent")
@@ -324,15 +328,8 @@ def timeline(index: WorldIndex) -> list[str]:
 @world_check("area")
 def area(index: WorldIndex) -> list[str]:
     """A country's area exceeds that of its cities together."""
-    out = []
-    for country_id, cities in _cities_by_country(index).items():
-        country = index.get(country_id)
-        if country is None:
-            continue
-        total = sum(c[2]["area_km2"] for c in cities)
-        if total >= country[2]["area_km2"]:
-            out.append(f"{country[1]} ({country[2]['area_km2']:,} km2): its cities cover {total:,} km2")
-    return out
+    return [f"{country[1]} ({country[2]['area_km2']:,} km2): its cities cover {total:,} km2"
+            for country, total, _ in _cities_reaching_country(index, "area_km2")]
 
 
 @world_check("river_navigable")
