@@ -66,12 +66,26 @@ class Fact(FrozenModel):
     object_id: Optional[str] = Field(None, description="Entity id when the object is an entity.")
 
 
+class SentenceSpan(FrozenModel):
+    """One sentence of a passage or paraphrase: ``text[start:end]``, and the ids of every fact it
+    states (none for a sentence that only introduces its subject)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=1)
+    fact_ids: list[str]
+
+
 class Passage(FrozenModel):
     id: str
     entity_id: str
     text: str
     paraphrases: list[str]
     fact_ids: list[str]
+    sentences: list[SentenceSpan] = Field(
+        description="Every sentence of ``text`` in order, with the facts it states; together they state "
+                    "exactly ``fact_ids``.")
+    paraphrase_sentences: list[list[SentenceSpan]] = Field(
+        description="The sentences of each paraphrase (offsets into that paraphrase), as ``sentences``.")
 
 
 class Probe(FrozenModel):

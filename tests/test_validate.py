@@ -93,6 +93,26 @@ def _unstated_fact(rows, build):
     return rows
 
 
+def _move_fact_id(rows, build):
+    """A passage sentence records a fact that another sentence of it states, whose value it lacks
+    (the passage still lists and states every fact)."""
+    values = {f["id"]: f["object"] for f in read_rows(build, "facts")}
+    names = {e["id"]: e["name"] for e in read_rows(build, "entities")}
+    for p in rows:
+        spans = p["sentences"]
+        for i, a in enumerate(spans):
+            for j, b in enumerate(spans):
+                piece = p["text"][b["start"]:b["end"]]
+                move = [f for f in a["fact_ids"] if values[f] not in piece and values[f] != names[p["entity_id"]]]
+                if i != j and len(a["fact_ids"]) > 1 and move:
+                    new = [dict(sp) for sp in spans]
+                    new[i]["fact_ids"] = [f for f in a["fact_ids"] if f != move[0]]
+                    new[j]["fact_ids"] = b["fact_ids"] + [move[0]]
+                    p["sentences"] = new
+                    return rows
+    raise AssertionError("no fact to move")
+
+
 def _swap_pronoun(rows, build):
     """A person whose passage uses a pronoun gets another one recorded."""
     used = {p["entity_id"] for p in read_rows(build, "passages") if re.search(r"\b(he|she|they|He|She|They)\b", p["text"])}
@@ -216,7 +236,9 @@ CASES = {
     "paraphrase_facts": ("passages", _drop_fact),
     "passage_facts": ("passages", _unstated_fact),
     "pronouns": ("entities", _swap_pronoun),
-    "paraphrase_differs": ("passages", _set({}, lambda r: {"paraphrases": [r["text"]] + r["paraphrases"][1:]})),
+    "paraphrase_differs": ("passages", _set({}, lambda r: {"paraphrases": [r["text"]] + r["paraphrases"][1:],
+                                                          "paraphrase_sentences": [r["sentences"]] + r["paraphrase_sentences"][1:]})),
+    "sentence_facts": ("passages", _move_fact_id),
     "probe_ambiguous": ("probes", _ambiguous),
     "probe_target": ("probes", _set({"kind": "compositional"}, lambda r: {"target": "Nowhere"})),
     "memorization_verbatim": ("probes", _set({"kind": "memorization"},
@@ -231,7 +253,7 @@ CASES = {
 # The probe rule (no whitespace around input/target) is also a pattern of the schema, so a
 # violation fails both; the test below pins that pair. Two probes sharing an input with different
 # targets are also each an input that a true sentence continues otherwise.
-ALSO_FAILS = {"passage_facts": {"paraphrase_facts"}, "probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"},
+ALSO_FAILS = {"passage_facts": {"paraphrase_facts", "sentence_facts"}, "paraphrase_facts": {"sentence_facts"}, "probe_rule": {"schema"}, "probe_ambiguous": {"probe_completed_otherwise"},
               "world_river_navigable": {"qa_distractor_possible"}}
 
 
@@ -433,3 +455,19 @@ def test_show_with_corrupt_parquet_is_one_line(tiny_build, tmp_path):
     result = runner.invoke(app, ["show", str(broken), entity])
     assert result.exit_code == 2 and result.output.startswith("error: cannot read the passages")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("shift", [(0, -1), (1, 0), (0, 1)])
+def test_sentence_spans_tile(shift, tiny_build, tmp_path):
+    """A sentence span cut short, started late or run past its full stop fails ``sentence_facts``."""
+    broken = _copy(tiny_build, tmp_path)
+
+    def change(rows):
+        spans = [dict(sp) for sp in rows[0]["sentences"]]
+        spans[1]["start"] += shift[0]
+        spans[1]["end"] += shift[1]
+        rows[0]["sentences"] = spans
+        return rows
+    _rewrite(broken, "passages", change)
+    report = validate_build(broken)
+    assert set(report.counts) == {"sentence_facts"}, report.lines()

@@ -16,7 +16,8 @@ from fictional_knowledge.generate.facts import facts_of
 from fictional_knowledge.models import QA, Attributes, BuildConfig, Entity, Fact, FKRow, Passage, Probe, Statement, sorted_fields
 from fictional_knowledge.kinds import PROBE_KIND_TABLE
 from fictional_knowledge.generate.probes import ProbeContext, generate_probes
-from fictional_knowledge.generate.render import SentenceBank, distractors, join, paraphrases, plan_passage, question_pair, realize, statement
+from fictional_knowledge.generate.render import (Sentence, SentenceBank, distractors, join, paraphrases, plan_passage,
+                                                 question_pair, realize, statement, with_spans)
 from fictional_knowledge.generate import planner
 from fictional_knowledge.generate.seeding import item_rng, make_id
 from fictional_knowledge.generate.qa_rules import value_bounds, value_kind
@@ -148,20 +149,30 @@ def prose_sentences(seed: int, position: int, config: BuildConfig, templates: di
     return sentences, planner.paraphrase_sentences(seed, content, templates, prng, used, config.paraphrases)
 
 
+def _facts_by_sentence(paragraphs: list[list[Sentence]]) -> list[list[tuple[str, tuple[str, ...]]]]:
+    return [[(x.text, tuple(f.id for f in x.facts)) for x in para] for para in paragraphs]
+
+
 def passage_records(seed: int, position: int, config: BuildConfig,
                     templates: dict[str, TypeTemplates]) -> dict[str, list]:
     """Passage (with paraphrases), probe and FK-schema rows of a focal entity."""
     entity = entity_at(seed, position)
     plan, bank, sentences = _passage(seed, position, config, templates)
     if config.style == "prose":  # plan: the planner's content, bank: the clause each fact used
-        paras = [planner.join(p) for p in prose_sentences(seed, position, config, templates)[1]]
+        para_sentences = [_facts_by_sentence(p) for p in prose_sentences(seed, position, config, templates)[1]]
     else:
-        paras = paraphrases(plan, templates, item_rng(seed, "paraphrases", entity.id), sentences, bank,
-                            config.paraphrases)
-    text = join(sentences)
+        para_sentences = paraphrases(plan, templates, item_rng(seed, "paraphrases", entity.id), sentences, bank,
+                                     config.paraphrases)
+    paras, para_spans = [], []
+    for p in para_sentences:
+        para_text, spans = with_spans(p)
+        paras.append(para_text)
+        para_spans.append(spans)
+    text, spans = with_spans(_facts_by_sentence(sentences))
     stated = [f.id for f in plan.facts]
     passage_id = make_id("passage", seed, entity.id)
-    passage = _row(Passage, id=passage_id, entity_id=entity.id, text=text, paraphrases=paras, fact_ids=stated)
+    passage = _row(Passage, id=passage_id, entity_id=entity.id, text=text, paraphrases=paras, fact_ids=stated,
+                   sentences=spans, paraphrase_sentences=para_spans)
     qrng = item_rng(seed, "probes", entity.id)
     ctx = ProbeContext(seed, entity, templates, sentences, set(stated))
     drafts = generate_probes(ctx, {k.name: getattr(config, k.count_field) for k in PROBE_KIND_TABLE}, qrng)

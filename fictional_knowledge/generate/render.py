@@ -174,9 +174,10 @@ def realize(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: random.
 
 
 def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: random.Random,
-                original: list[list[Sentence]], bank: SentenceBank, k: int) -> list[str]:
+                original: list[list[Sentence]], bank: SentenceBank, k: int) -> list[list[list[tuple[str, tuple[str, ...]]]]]:
     """``k`` paraphrases of a passage: the same facts, each with a template other than the
-    original's, in another order of facts and of linked paragraphs, with other connectives.
+    original's, in another order of facts and of linked paragraphs, with other connectives. Each
+    paraphrase is its paragraphs, each a list of (sentence, ids of the facts it states).
 
     This is the build's innermost loop (about 300 picks a bundle), so ``SentenceBank.pick`` is
     inlined here; it draws the same random numbers in the same order."""
@@ -196,17 +197,18 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
         choice[fid] = others
     n_intro, intro_v = len(t.intro), original[0][0].variant
     intros: dict[int, str] = {}
-    own_facts = [choice[f.id] for f in plan.own]
-    group_facts = [[choice[f.id] for f in g] for g in plan.linked]
+    own_facts = [(choice[f.id], (f.id,)) for f in plan.own]
+    group_facts = [[(choice[f.id], (f.id,)) for f in g] for g in plan.linked]
     rate, connectives, n_conn = CONNECTIVE_RATE, CONNECTIVES, len(CONNECTIVES)
+    intro_ids = tuple(f.id for f in plan.intro_facts)
 
-    def sentences(facts: list[tuple], out: list[str]) -> list[str]:
-        for others, m in facts:
+    def sentences(facts: list[tuple], out: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, tuple[str, ...]]]:
+        for (others, m), ids in facts:
             plain, low = others[int(rand() * m)]
             if low is not None and rand() < rate:
-                out.append(f"{connectives[int(rand() * n_conn)]} {low}")
+                out.append((f"{connectives[int(rand() * n_conn)]} {low}", ids))
             else:
-                out.append(plain)
+                out.append((plain, ids))
         return out
 
     out = []
@@ -216,18 +218,38 @@ def paraphrases(plan: PassagePlan, templates: dict[str, TypeTemplates], rng: ran
             intros[intro] = _intro(t, plan, intro).text
         own = own_facts[:]
         shuffle(own, rand)
-        paragraphs = [" ".join(sentences(own, [intros[intro]]))]
+        paragraphs = [sentences(own, [(intros[intro], intro_ids)])]
         groups = [g[:] for g in group_facts]
         shuffle(groups, rand)
         for g in groups:
             shuffle(g, rand)
-            paragraphs.append(" ".join(sentences(g, [])))
-        out.append("\n\n".join(paragraphs))
+            paragraphs.append(sentences(g, []))
+        out.append(paragraphs)
     return out
 
 
 def join(paragraphs: list[list[Sentence]]) -> str:
     return "\n\n".join(" ".join(s.text for s in para) for para in paragraphs)
+
+
+def with_spans(paragraphs: list[list[tuple[str, tuple[str, ...]]]]) -> tuple[str, list[dict]]:
+    """The text of paragraphs of (sentence, fact ids) -- sentences joined by a space, paragraphs by
+    a blank line, as ``join`` -- and each sentence's span in it (``SentenceSpan`` rows)."""
+    parts: list[str] = []
+    spans: list[dict] = []
+    at = 0
+    for p, para in enumerate(paragraphs):
+        if p:
+            parts.append("\n\n")
+            at += 2
+        for i, (text, ids) in enumerate(para):
+            if i:
+                parts.append(" ")
+                at += 1
+            parts.append(text)
+            spans.append({"end": at + len(text), "fact_ids": list(ids), "start": at})
+            at += len(text)
+    return "".join(parts), spans
 
 
 def statement(seed: int, f: WorldFact, templates: dict[str, TypeTemplates]) -> str:
