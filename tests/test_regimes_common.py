@@ -159,11 +159,18 @@ def test_parser_maps_every_sentence_of_every_passage_and_paraphrase(tiny_build, 
     parser = PassageParser(source.world_facts, source.facts_by_entity, source.templates, source.manifest.config)
     for row in source.rows("passages"):
         main, paraphrases = parser.parse_passage(row)
+        # a build before v1.2.0 records no sentences: regenerated (prose) or parsed (plain), the same map
+        old = {k: v for k, v in row.items() if k not in ("sentences", "paraphrase_sentences")}
+        assert parser.parse_passage(old) == (main, paraphrases)
+        assert parser.parse_text(old) == parser.parse_text(row) == main
         for parsed, text in zip([main] + paraphrases, [row["text"]] + row["paraphrases"]):
             assert parsed.text() == (text, 0)
             assert parsed.fact_ids == set(row["fact_ids"])
         dropped, removed = main.text(set(row["fact_ids"][:3]))
         assert removed >= 1 and len(dropped) < len(row["text"])
+    shifted = [{**sp, "start": sp["start"] + 1} for sp in row["sentences"]]
+    with pytest.raises(RegimeError, match="do not tile"):
+        parser.parse_text({**row, "sentences": shifted})
     with pytest.raises(RegimeError, match="cannot tell" if style == "plain" else "otherwise than the build"):
         parser.parse(row["text"] + " Something else entirely.", row["entity_id"], row["fact_ids"])
 

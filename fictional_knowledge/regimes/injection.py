@@ -265,7 +265,7 @@ def background_stream(source: Source, injected: set[str], banned_facts: set[str]
     for p in source.stream("passages"):
         if p["id"] in injected:
             continue
-        text, n = parser.parse(p["text"], p["entity_id"], p["fact_ids"]).text(banned_facts)
+        text, n = parser.parse_text(p).text(banned_facts)
         info["removed_sentences"] += n
         if text:
             yield BackgroundDoc(id=make_id("background", source.seed, p["id"], text), passage_id=p["id"],
