@@ -32,3 +32,15 @@ def test_injection_experiment_smoke(tmp_path, one_torch_thread):
     assert m["metrics"]["background"]["tokens"] > 0
     report = (out / "report.md").read_text()
     assert "![delta](delta.png)" in report and (out / "retainability.png").stat().st_size > 10_000
+
+
+def test_injection_style_settings_are_checked(tmp_path, one_torch_thread):
+    """``--set style=...`` picks the passages' style; a bad style, or prose passages longer than
+    ``passage_max_words``, stop the run with one line before any training, and --out is not made."""
+    runner = CliRunner()
+    base = ["experiment", "injection", "--scale", "smoke", "--threads", "1", "--device", "cpu", "--quiet"]
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "a"), "--set", "style=poetry"])
+    assert r.exit_code != 0 and "style=poetry: expected prose or plain" in r.output
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "b"), "--set", "style=prose", "--set", "passage_max_words=80"])
+    assert r.exit_code != 0 and "--set passage_max_words=N" in r.output and r.output.count("\n") == 1, r.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

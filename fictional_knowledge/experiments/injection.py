@@ -43,15 +43,18 @@ TOKENIZER_DOCS = 5000  # background documents the tokenizer is trained on (all o
 PER_SCALE = {
     "smoke": {"entities": 16, "group_size": 2, "background_entities": 40, "pretrain_steps": 4, "injections": 3,
               "interval": 4, "tail": 8, "window": 2, "score_every": 1, "tail_every": 2, "seq_len": 512,
-              "batch_size": 4, "vocab_size": 1024, "lr": 3e-3, "warmup_steps": 2, "n_boot": 200, "passage_words": (70, 130)},
+              "batch_size": 4, "vocab_size": 1024, "lr": 3e-3, "warmup_steps": 2, "n_boot": 200,
+              "style": "plain", "passage_min_words": 70, "passage_max_words": 130},
     "cpu": {"entities": 60, "group_size": 10, "background_entities": 14000, "pretrain_steps": 200, "injections": 10,
             "interval": 30, "tail": 330, "window": 15, "score_every": 3, "tail_every": 15, "seq_len": 256,
             "batch_size": 8, "vocab_size": 1024, "lr": 1e-3, "warmup_steps": 50, "n_boot": 2000,
-            "passage_words": (70, 130)},  # seq_len: at least this, raised to fit the longest injected text
+            # plain: the style these settings were fixed for (the only one then); this build's prose
+            # passages ran to 166 words when measured (0.3.0): --set style=prose --set passage_max_words=200
+            "style": "plain", "passage_min_words": 70, "passage_max_words": 130},  # seq_len: at least this, raised to fit the longest injected text
     "gpu": {"entities": 400, "group_size": 40, "background_entities": 200000, "pretrain_steps": 2000,
             "injections": 10, "interval": 100, "tail": 4000, "window": 50, "score_every": 1, "tail_every": 10,
             "seq_len": 512, "batch_size": 128, "vocab_size": 32768, "lr": 4e-4, "warmup_steps": 200, "n_boot": 2000,
-            "passage_words": (150, 300)},
+            "style": "prose", "passage_min_words": 150, "passage_max_words": 400},
 }
 
 
@@ -206,6 +209,7 @@ def run(ctx: RunContext) -> Path:
     from fictional_knowledge.dataset.builder import build
     from fictional_knowledge.evaluate.dynamics import compute_dynamics, read_regime
     from fictional_knowledge.evaluate.dynamics_report import plot_delta, plot_retainability
+    from fictional_knowledge.errors import InputError
     from fictional_knowledge.models import BuildConfig
     from fictional_knowledge.regimes import inject, make_regime
     from fictional_knowledge.experiments.common import regime_rows
@@ -213,7 +217,9 @@ def run(ctx: RunContext) -> Path:
     import matplotlib  # noqa: F401  (before any file is written)
 
     sc, seed = ctx.scale, ctx.seed
-    cfg = scale_settings(sc, PER_SCALE)
+    cfg = scale_settings(sc, PER_SCALE, ctx.overrides)
+    if cfg["style"] not in ("prose", "plain"):
+        raise ExperimentError(f"--set style={cfg['style']}: expected prose or plain")
     scale = sc.model_copy(update={"seq_len": cfg["seq_len"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
                                   "vocab_size": cfg["vocab_size"],
                                   "warmup_steps": cfg["warmup_steps"], "schedule": "constant"})
@@ -221,11 +227,14 @@ def run(ctx: RunContext) -> Path:
     inj_steps = [i * interval for i in range(n_inj)]
     phase_steps = inj_steps[-1] + cfg["tail"]
     total_steps = P + phase_steps
-    lo_words, hi_words = cfg["passage_words"]
+    lo_words, hi_words = cfg["passage_min_words"], cfg["passage_max_words"]
     with tempfile.TemporaryDirectory(prefix="fk-injection-") as tmp:
-        ctx.log(f"build: {cfg['entities']} entities, seed {seed}; passages of {lo_words}-{hi_words} words")
-        build(BuildConfig(seed=seed, entities=cfg["entities"], paraphrases=max(9, n_inj - 1),
-                          passage_min_words=lo_words, passage_max_words=hi_words), Path(tmp) / "build", workers=1)
+        ctx.log(f"build: {cfg['entities']} entities, seed {seed}; {cfg['style']} passages of {lo_words}-{hi_words} words")
+        try:
+            build(BuildConfig(seed=seed, entities=cfg["entities"], paraphrases=max(9, n_inj - 1), style=cfg["style"],
+                              passage_min_words=lo_words, passage_max_words=hi_words), Path(tmp) / "build", workers=1)
+        except InputError as exc:
+            raise ExperimentError(f"{exc} (experiment settings: --set passage_max_words=N)") from None
         ctx.log(f"regime: groups of {cfg['group_size']}, background of {cfg['background_entities']} disjoint entities")
         manifest = make_regime("injection", Path(tmp) / "build", Path(tmp) / "regime", seed=seed, steps=inj_steps,
                                group_sizes=[cfg["group_size"]] * 4, background_entities=cfg["background_entities"])
@@ -289,7 +298,7 @@ def run(ctx: RunContext) -> Path:
     delays = [p["step"] - p["scheduled_step"] for p in placements]
     settings = {"seed": seed, "build_seed": seed, "regime_seed": seed, "model_init_seed": seed, "data_order": "regime "
                 "background order (seeded), no shuffling", "scale": scale.model_dump(), "device": ctx.device,
-                "threads": ctx.threads, **cfg, "passage_words": list(cfg["passage_words"]),
+                "threads": ctx.threads, **cfg,
                 "injection_steps_in_phase": inj_steps, "phase_steps": phase_steps, "total_steps": total_steps,
                 "score_steps": len(score_at), "regime_options": manifest.options,
                 "groups": manifest.notes["groups"], "entity_types": manifest.notes["entity_types"],
@@ -323,7 +332,7 @@ def run(ctx: RunContext) -> Path:
         "Intervals cover probe sampling for one trained model (one seed), not training randomness.",
         "Settings and verdict rules were fixed before the first run; docs/experiments/injection/report.md lists "
         "every run made at cpu scale.",
-    ]
+    ] + ctx.override_note()
     if sc.name == "gpu":
         notes.append("The gpu scale is a recipe: it was not run in this task. Its background of 200,000 world "
                      "entities repeats over the run (inject warns); a large user corpus (--background) avoids that.")
