@@ -84,7 +84,7 @@ class Content:
     context: dict[int, WorldFact] = field(default_factory=dict)
     #: closing paragraphs about linked entities: (position, their context facts)
     background: list[tuple[int, list[WorldFact]]] = field(default_factory=list)
-    #: ids of the units a memorization probe may end on (``_Writer.probeable``), computed once for
+    #: ids of the units a memorization probe may end on (``_Writer._probeable_ids``), computed once for
     #: the passage and its paraphrases, which hold the same unit objects
     probeable_ids: Optional[frozenset[int]] = field(default=None, repr=False, compare=False)
 
@@ -383,11 +383,6 @@ class _Writer:
                 and (u.subject.type, u.relation) not in ROLE_SET and u.relation not in self.t.context)
         return content.probeable_ids
 
-    def probeable(self, f) -> bool:
-        """Whether a sentence ending with ``f`` (a unit of the content) can give a sound
-        memorization probe (see ``_probeable_ids``)."""
-        return id(f) in self._probeable
-
     def chunks(self, paragraphs: list[list]) -> list[list[list]]:
         """Sentence groupings of 1-3 facts, leaving at least ``need`` sentences that end with a
         probe-able fact: one group per probe-able fact (two share a group, ``SIZES`` permitting,
@@ -430,14 +425,15 @@ class _Writer:
         prev_year: Optional[int] = None
         first = True
         grouped = self.chunks(order or self.content.paragraphs)
-        finals = sum(self.probeable(g[-1]) for p in grouped for g in p)
+        ok = self._probeable  # ids of the probe-able units
+        finals = sum(id(g[-1]) in ok for p in grouped for g in p)
         named_left = self.need
         prev_opening: list[str] = []  # the first two words of ``prev``
         for groups in grouped:
             sentences: list[Sentence] = []
             para_types: set = set()
             for chunk in groups:
-                final_ok = self.probeable(chunk[-1])
+                final_ok = id(chunk[-1]) in ok
                 must_name = final_ok and named_left > 0 and named_left >= finals
                 years = _years(chunk)
                 s = None
