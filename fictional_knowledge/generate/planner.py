@@ -309,6 +309,7 @@ class _Writer:
         rest = list(rest)
         if len(rest) == 3 and self._has_context(rest[0]) and not self._has_context(rest[1]):
             rest[0], rest[1] = rest[1], rest[0]
+        n = len(rest)
         for i, f in enumerate(rest):
             text = self.clause(f)
             if i == 0 and opener:  # "Born in 1934, she was born in ...": take another clause
@@ -323,12 +324,12 @@ class _Writer:
                 stated.extend(f)
             else:
                 stated.append(f)
-            last = i == len(rest) - 1
+            last = i == n - 1
             # a relative clause goes on the clause before "and" ("X c1, c2, which ..., and c3"), where
             # it cannot be read as attached to what follows; a paraphrase, which must state every
             # context fact, may put it anywhere
             if not isinstance(f, tuple) and f.object_position is not None and f.subject.position == self.entity.position and (
-                    i == len(rest) - 2 or self.final_context):
+                    i == n - 2 or self.final_context):
                 rel = self.relative(f, stated)
                 if rel and not last:
                     rel += ","
