@@ -355,3 +355,30 @@ def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path
     assert "injected tokens are cut" in str(caught[0].message)  # the old behaviour, now reported
     share = round(100 * cut / total)
     assert share > 0 and f"cuts {share}% of the injected tokens" in (REPO / "docs" / "regimes.md").read_text()
+
+
+def test_quiet_hides_the_background_progress_bar_and_keeps_the_data(tiny_build, tmp_path, monkeypatch):
+    """``fkgen regime injection --quiet`` (``make_regime(progress=False)``) asks for no progress bar
+    over the world background; the data is the same as without it, and every regime takes --quiet."""
+    from typer.testing import CliRunner
+
+    from fictional_knowledge.cli import app
+    from fictional_knowledge.cli.regime import COMMANDS
+    from fictional_knowledge.regimes import injection
+
+    assert injection._progress(range(5000), "x", enabled=False) == range(5000)  # no bar, the items themselves
+    asked = []
+    real = injection._progress
+    monkeypatch.setattr(injection, "_progress",
+                        lambda items, description, enabled=True: asked.append(enabled) or real(items, description, enabled))
+    args = ["regime", "injection", str(tiny_build), "--steps", "0,5,10,15,20", "--group-sizes", "4,3,2,3",
+            "--background-entities", "30"]
+    runner = CliRunner()
+    loud = runner.invoke(app, args + ["--out", str(tmp_path / "loud")])
+    quiet = runner.invoke(app, args + ["--out", str(tmp_path / "quiet"), "-q"])
+    assert loud.exit_code == 0 and quiet.exit_code == 0, (loud.output, quiet.output)
+    assert asked == [True, False]
+    # the summary (rows and fingerprints per config) still goes to stdout, and is the same
+    assert loud.output.splitlines()[1:] == quiet.output.splitlines()[1:] and len(quiet.output.splitlines()) > 3
+    for name in COMMANDS:
+        assert "--quiet" in runner.invoke(app, ["regime", name, "--help"], terminal_width=200).output, name

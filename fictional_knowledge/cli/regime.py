@@ -50,7 +50,8 @@ def _strs(value: Optional[str]) -> Optional[list[str]]:
     return None if value is None else [x.strip() for x in value.split(",") if x.strip()]
 
 
-def _run(name: str, build: Path, out: Path, seed: int, overwrite: bool, options: dict[str, Any]) -> None:
+def _run(name: str, build: Path, out: Path, seed: int, overwrite: bool, options: dict[str, Any],
+         quiet: bool = False) -> None:
     from pydantic import ValidationError
 
     from fictional_knowledge.regimes import make_regime
@@ -62,7 +63,7 @@ def _run(name: str, build: Path, out: Path, seed: int, overwrite: bool, options:
     options = {k: v for k, v in options.items() if v is not None}
     start = time.perf_counter()
     try:
-        manifest = make_regime(name, build, out, seed=seed, overwrite=overwrite, **options)
+        manifest = make_regime(name, build, out, seed=seed, overwrite=overwrite, progress=not quiet, **options)
     except ValidationError as exc:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")
@@ -79,10 +80,12 @@ _BUILD = typer.Argument(..., help="A build folder (fkgen build).")
 _OUT = typer.Option(..., "--out", help="Output folder.")
 _SEED = typer.Option(0, "--seed", help="Regime seed (the build has its own).")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace a non-empty output folder.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar (the summary still goes to stdout).")
 
 
 def injection_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
+    quiet: bool = _QUIET,
     steps: Optional[str] = typer.Option(None, help="Injection steps, comma-separated [default: 0,100,200,300,400,500,600,700,800,900]."),
     group_sizes: Optional[str] = typer.Option(
         None, help="Passages per scenario paraphrase,duplicate,once,control (three sizes: no control) [default: 40,40,40,40]."),
@@ -114,7 +117,7 @@ def injection_cmd(
     _run("injection", build, out, seed, overwrite, {
         "steps": _ints("--steps", steps), "group_sizes": _ints("--group-sizes", group_sizes), "select": select,
         "passages": _strs(passages), "background": background, "background_column": background_column,
-        "background_entities": background_entities})
+        "background_entities": background_entities}, quiet=quiet)
     _report_background(out)
 
 
@@ -134,6 +137,7 @@ def _report_background(out: Path) -> None:
 
 def two_stage_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
+    quiet: bool = _QUIET,
     train_fraction: Optional[float] = typer.Option(None, help="Fraction of entities whose QA is trained on [default: 0.5]."),
     multiplicity: Optional[int] = typer.Option(None, help="Statements per fact, each with another template [default: 1]."),
 ) -> None:
@@ -142,11 +146,13 @@ def two_stage_cmd(
     statements only are trained on. Writes two_stage (stage1: statements of all entities, stage2: QA
     of train entities), mixed (the same examples shuffled together) and test (held-out QA), with
     --multiplicity statements per fact."""
-    _run("two-stage", build, out, seed, overwrite, {"train_fraction": train_fraction, "multiplicity": multiplicity})
+    _run("two-stage", build, out, seed, overwrite, {"train_fraction": train_fraction, "multiplicity": multiplicity},
+         quiet=quiet)
 
 
 def continual_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
+    quiet: bool = _QUIET,
     stage1_fraction: Optional[float] = typer.Option(None, help="Fraction of entities in stage 1 [default: 0.5]."),
     stage2_fraction: Optional[float] = typer.Option(None, help="Fraction of entities in the stage-2 factoid set [default: 0.25]."),
     mix_ratio: Optional[float] = typer.Option(None, help="REMIX mixing examples per training example, 0 for none [default: 2.0]."),
@@ -164,11 +170,12 @@ def continual_cmd(
     _run("continual", build, out, seed, overwrite, {
         "stage1_fraction": stage1_fraction, "stage2_fraction": stage2_fraction, "mix_ratio": mix_ratio,
         "random_words": random_words, "vocabulary": vocabulary, "generic_source": generic_source,
-        "generic_column": generic_column})
+        "generic_column": generic_column}, quiet=quiet)
 
 
 def frequency_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
+    quiet: bool = _QUIET,
     exponent: Optional[float] = typer.Option(None, help="Zipf exponent s, P(k) proportional to k^-s [default: 1.5]."),
     max_count: Optional[int] = typer.Option(None, help="Largest number of occurrences of a fact [default: 100]."),
 ) -> None:
@@ -177,17 +184,18 @@ def frequency_cmd(
     times, k drawn per fact from P(k) ~ k^-s on 1..--max-count, in sentences that vary over its
     templates and connectives. Writes corpus, frequencies (fact, k) and probes (an unseen cloze per
     fact with its k)."""
-    _run("frequency", build, out, seed, overwrite, {"exponent": exponent, "max_count": max_count})
+    _run("frequency", build, out, seed, overwrite, {"exponent": exponent, "max_count": max_count}, quiet=quiet)
 
 
 def forget_cmd(
     build: Path = _BUILD, out: Path = _OUT, seed: int = _SEED, overwrite: bool = _OVERWRITE,
+    quiet: bool = _QUIET,
     percents: Optional[str] = typer.Option(None, help="Forget-set sizes in % of entities, nested [default: 1,5,10]."),
 ) -> None:
     """Forget/retain splits for unlearning, after TOFU (Maini et al. 2024). The QA of 1%, 5% and 10%
     of the entities (forget01, forget05, forget10; nested, at entity level) and of every other entity
     (retain99, retain95, retain90), plus full and the entities' forget levels."""
-    _run("forget", build, out, seed, overwrite, {"percents": _ints("--percents", percents)})
+    _run("forget", build, out, seed, overwrite, {"percents": _ints("--percents", percents)}, quiet=quiet)
 
 
 SHORT = {"injection": "Knowledge injection schedules (Chang et al. 2024).",

@@ -84,7 +84,9 @@ class Content:
     context: dict[int, WorldFact] = field(default_factory=dict)
     #: closing paragraphs about linked entities: (position, their context facts)
     background: list[tuple[int, list[WorldFact]]] = field(default_factory=list)
-    probeable_cache: dict = field(default_factory=dict, repr=False, compare=False)
+    #: ids of the units a memorization probe may end on (``_Writer._probeable_ids``), computed once for
+    #: the passage and its paraphrases, which hold the same unit objects
+    probeable_ids: Optional[frozenset[int]] = field(default=None, repr=False, compare=False)
 
     @property
     def facts(self) -> tuple[WorldFact, ...]:
@@ -97,8 +99,9 @@ def _unit(u) -> tuple[WorldFact, ...]:
 
 
 def _years(units) -> list[int]:
-    """The years that the facts of ``units`` state (``YEARLY`` relations), in order."""
-    return [int(f.object) for u in units for f in _unit(u) if f.relation in YEARLY and f.object.isdigit()]
+    """The years that the facts of ``units`` state (``YEARLY`` relations), in order (a role tuple
+    states none: its relations are not ``YEARLY``)."""
+    return [int(u.object) for u in units if not isinstance(u, tuple) and u.relation in YEARLY and u.object.isdigit()]
 
 
 def _series(items: list[str]) -> str:
@@ -204,11 +207,12 @@ class _Writer:
         self.entity = e
         self.t = templates[e.type]
         self.pronoun = pronoun_of(self.seed, e.position) if e.type == "person" else "it"
+        self.their = POSSESSIVE[self.pronoun]
         self.context_left = dict(content.context)
         # a closing paragraph about a linked entity ("named": never a pronoun, which stands for the
         # passage's own entity; "it": also "it", in a person's passage), with no probe-able sentences
         self.background = background
-        self._probeable = content.probeable_cache  # shared by the passage and its paraphrases
+        self._probeable = self._probeable_ids()
 
     # --- pieces -------------------------------------------------------------------------------
     def _pick(self, options: tuple, key: str) -> int:
@@ -226,7 +230,7 @@ class _Writer:
             return options[self._pick(options, f[0].id)].render({"subject": _series([g.subject.ref for g in f])})
         if f.subject.position == self.entity.position:
             options = self.t.clauses[f.relation]
-            ctx = {"object": f.object, "their": POSSESSIVE[self.pronoun]}
+            ctx = {"object": f.object, "their": self.their}
         else:  # a role fact, seen from its object
             options = self.templates[f.subject.type].inverse[f.relation]
             ctx = {"subject": f.subject.ref}
@@ -283,7 +287,8 @@ class _Writer:
     # --- sentences ----------------------------------------------------------------------------
     def sentence(self, facts: list[WorldFact], first_in_para: bool, first: bool, prev: Optional[Sentence],
                  prev_year: Optional[int], para_types: set, must_name: bool = False,
-                 connect: bool = False) -> Sentence:
+                 connect: bool = False, years: Optional[list[int]] = None) -> Sentence:
+        """The sentence stating ``facts``; ``years`` is ``_years(facts)`` when the caller has it."""
         rand = self.rand
         ref, kind = self.subject(first_in_para, first, para_types, must_name)
         pronoun = self.pronoun if kind == "pronoun" else ""
@@ -295,7 +300,7 @@ class _Writer:
                 and self.t.openers.get(f0.relation) and rand() < OPENER_RATE):
             options = self.t.openers[f0.relation]
             v = int(rand() * len(options))
-            opener = options[v].render({"object": f0.object, "their": POSSESSIVE[self.pronoun]})
+            opener = options[v].render({"object": f0.object, "their": self.their})
             stated.append(f0)
             if f0.object_position is not None:
                 opener += self.relative(f0, stated)
@@ -304,6 +309,7 @@ class _Writer:
         rest = list(rest)
         if len(rest) == 3 and self._has_context(rest[0]) and not self._has_context(rest[1]):
             rest[0], rest[1] = rest[1], rest[0]
+        n = len(rest)
         for i, f in enumerate(rest):
             text = self.clause(f)
             if i == 0 and opener:  # "Born in 1934, she was born in ...": take another clause
@@ -312,15 +318,18 @@ class _Writer:
                     if word not in text.split():
                         break
                     text = self.clause(f)
-            if i == 0:
+            if i == 0 and pronoun == "they":
                 text = _agree(text, pronoun)
-            stated.extend(_unit(f))
-            last = i == len(rest) - 1
+            if isinstance(f, tuple):
+                stated.extend(f)
+            else:
+                stated.append(f)
+            last = i == n - 1
             # a relative clause goes on the clause before "and" ("X c1, c2, which ..., and c3"), where
             # it cannot be read as attached to what follows; a paraphrase, which must state every
             # context fact, may put it anywhere
             if not isinstance(f, tuple) and f.object_position is not None and f.subject.position == self.entity.position and (
-                    i == len(rest) - 2 or self.final_context):
+                    i == n - 2 or self.final_context):
                 rel = self.relative(f, stated)
                 if rel and not last:
                     rel += ","
@@ -337,7 +346,10 @@ class _Writer:
             text = f"{opener}, {ref} {body}."
         else:
             text = f"{ref} {body}."
-            years = () if prev_year is None else _years(facts)
+            if prev_year is None:
+                years = ()
+            elif years is None:
+                years = _years(facts)
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
                 text = f"{LATER[int(rand() * len(LATER))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
@@ -358,16 +370,19 @@ class _Writer:
         named = final_fact is not None and (subject.name in head or _short_name(subject) in head)
         return Sentence(text, final_fact, tuple(stated), self.used.get(final.id, 0), named, "prose")
 
-    def probeable(self, f) -> bool:
-        """Whether a sentence ending with ``f`` can give a sound memorization probe: a fact of the
-        focal entity that no other passage states (not a role, not a context relation)."""
-        key = id(f)
-        found = self._probeable.get(key)
-        if found is None:
-            found = self._probeable[key] = (
-                not self.background and not isinstance(f, tuple) and f.subject.position == self.entity.position
-                and (f.subject.type, f.relation) not in ROLE_SET and f.relation not in self.t.context)
-        return found
+    def _probeable_ids(self) -> frozenset[int]:
+        """The ids of the content's units that a sentence may end on for a sound memorization
+        probe: facts of the focal entity that no other passage states (not a role, not a context
+        relation); none in a closing paragraph about a linked entity."""
+        content = self.content
+        if self.background:
+            return frozenset()
+        if content.probeable_ids is None:
+            content.probeable_ids = frozenset(
+                id(u) for para in content.paragraphs for u in para
+                if not isinstance(u, tuple) and u.subject.position == self.entity.position
+                and (u.subject.type, u.relation) not in ROLE_SET and u.relation not in self.t.context)
+        return content.probeable_ids
 
     def chunks(self, paragraphs: list[list]) -> list[list[list]]:
         """Sentence groupings of 1-3 facts, leaving at least ``need`` sentences that end with a
@@ -375,12 +390,13 @@ class _Writer:
         while more than ``need`` remain), the other facts spread over the groups in front of them,
         the rest grouped by ``SIZES``."""
         rand = self.rand
-        spare = sum(self.probeable(u) for p in paragraphs for u in p) - self.need  # endings we may lose
+        ok = self._probeable  # ids of the probe-able units
+        spare = sum(id(u) in ok for p in paragraphs for u in p) - self.need  # endings we may lose
         sizes = BACKGROUND_SIZES if self.background else SIZES
         out = []
         for para in paragraphs:
-            probe_able = [u for u in para if self.probeable(u)]
-            others = [u for u in para if not self.probeable(u)]
+            probe_able = [u for u in para if id(u) in ok]
+            others = [u for u in para if id(u) not in ok]
             groups: list[list] = []
             for u in probe_able:
                 if groups and spare > 0 and len(groups[-1]) < 2 and sizes[int(rand() * len(sizes))] >= 2:
@@ -393,7 +409,7 @@ class _Writer:
                 room = [g for g in groups if len(g) < 3]
                 if room and rand() < 0.85:
                     g = min(room, key=len)
-                    g.insert(sum(not self.probeable(x) for x in g), u)
+                    g.insert(sum(id(x) not in ok for x in g), u)
                 else:
                     rest.append(u)
             i = 0
@@ -410,21 +426,27 @@ class _Writer:
         prev_year: Optional[int] = None
         first = True
         grouped = self.chunks(order or self.content.paragraphs)
-        finals = sum(self.probeable(g[-1]) for p in grouped for g in p)
+        ok = self._probeable  # ids of the probe-able units
+        finals = sum(id(g[-1]) in ok for p in grouped for g in p)
         named_left = self.need
+        prev_opening: list[str] = []  # the first two words of ``prev``
         for groups in grouped:
             sentences: list[Sentence] = []
             para_types: set = set()
             for chunk in groups:
-                final_ok = self.probeable(chunk[-1])
+                final_ok = id(chunk[-1]) in ok
                 must_name = final_ok and named_left > 0 and named_left >= finals
+                years = _years(chunk)
                 s = None
-                saved = (dict(self.context_left), dict(self.used))
+                # the state a retry starts from (the first sentence is never retried)
+                saved = None if prev is None else (dict(self.context_left), dict(self.used))
                 for attempt in range(4):  # no two consecutive sentences open with the same two words
-                    self.context_left, self.used = dict(saved[0]), dict(saved[1])
+                    if attempt:
+                        self.context_left, self.used = dict(saved[0]), dict(saved[1])
                     s = self.sentence(chunk, not sentences, first, prev, prev_year, para_types, must_name,
-                                      connect=attempt >= 2)
-                    if prev is None or s.text.split()[:2] != prev.text.split()[:2]:
+                                      connect=attempt >= 2, years=years)
+                    opening = s.text.split(None, 2)[:2]
+                    if prev is None or opening != prev_opening:
                         break
                 if final_ok:
                     finals -= 1
@@ -436,8 +458,7 @@ class _Writer:
                             para_types.add(entity_at(self.seed, f.object_position).type)
                         if f.subject.position != self.entity.position:
                             para_types.add(f.subject.type)
-                years = _years(chunk)
-                prev, prev_year, first = s, (years[-1] if years else None), False
+                prev, prev_opening, prev_year, first = s, opening, (years[-1] if years else None), False
             out.append(sentences)
         background = list(self.content.background)
         if self.final_context:  # a paraphrase: another order

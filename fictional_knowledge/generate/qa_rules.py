@@ -131,6 +131,7 @@ def possible(bounds: tuple[float, float] | None, text: str) -> bool:
 
 
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=None)  # a few dozen (type, relation) pairs, asked for every fact of every bundle
 def value_kind(etype: str, relation: str) -> tuple:
     """What a distractor must be to be "of the right type" for a fact: an entity of the same type,
     a year, or a value of the same relation (a population, a genre...)."""

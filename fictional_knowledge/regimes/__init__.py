@@ -50,19 +50,20 @@ def regime_options(name: str, **options: Any):
 
 
 def make_regime(name: str, build_dir: str | Path, out: str | Path, *, seed: int = 0, overwrite: bool = False,
-                **options: Any):
+                progress: bool = True, **options: Any):
     """Make regime ``name`` from the build at ``build_dir`` into the folder ``out`` and return its
     :class:`~.writer.RegimeManifest`.
 
     ``options`` are the fields of the regime's options model in :mod:`.options` (e.g.
     ``steps=[0, 50]`` for injection). Raises :class:`RegimeError` with a one-line message for bad
-    input, pydantic's ``ValidationError`` for bad options."""
+    input, pydantic's ``ValidationError`` for bad options. ``progress=False`` hides the progress
+    bar that long work shows on stderr (``fkgen regime ... --quiet``); the data is the same."""
     from fictional_knowledge.regimes.common import Source
     from fictional_knowledge.regimes.writer import write_regime
 
     opts = regime_options(name, **options)
     module = importlib.import_module(f"{__name__}.{REGIMES[name]}")
-    source = Source(build_dir)
+    source = Source(build_dir, progress=progress)
     configs, notes = module.make(source, opts, seed)
     return write_regime(out, regime=name, seed=seed, options=opts, source=source, configs=configs, notes=notes,
                         summary=module.SUMMARY, descriptions=module.describe(opts), overwrite=overwrite)

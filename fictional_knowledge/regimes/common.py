@@ -255,12 +255,14 @@ def fraction_count(n: int, fraction: float, what: str, *, at_least: int = 1, lea
 
 
 class Source:
-    """A whole build folder, read lazily: its manifest, rows by config, and its world facts."""
+    """A whole build folder, read lazily: its manifest, rows by config, and its world facts.
+    ``progress``: whether long work on it may show a progress bar (on stderr)."""
 
-    def __init__(self, build_dir: str | Path):
+    def __init__(self, build_dir: str | Path, progress: bool = True):
         from fictional_knowledge.dataset.io import read_manifest
 
         self.path = Path(build_dir)
+        self.progress = progress
         if not self.path.is_dir():
             raise RegimeError(f"{self.path} is not a folder")
         try:

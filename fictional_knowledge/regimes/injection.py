@@ -305,7 +305,7 @@ def world_background_stream(source: Source, count: int, info: dict):
     build_entities = source.facts_by_entity
     templates = source.templates
     info.update({"source": "world", "first_position": start, "entities": count, "skipped_overlapping": 0})
-    for position in _progress(range(start, start + count), "background entities"):
+    for position in _progress(range(start, start + count), "background entities", source.progress):
         (row,) = passage_records(source.seed, position, render, templates)["passages"]
         passage = Passage.model_validate(row) if isinstance(row, dict) else row
         if passage.entity_id in build_entities or any(f in build_facts for f in passage.fact_ids):
@@ -323,12 +323,12 @@ def world_background(source: Source, count: int, seed: int) -> tuple[list[Backgr
     return docs, info
 
 
-def _progress(items, description: str):
+def _progress(items, description: str, enabled: bool = True):
     """A progress bar over ``items`` on stderr (tqdm, the package's one progress library; none
-    for short work or when stderr is not a terminal)."""
+    when not ``enabled`` (``--quiet``), for short work, or when stderr is not a terminal)."""
     import sys
 
-    if len(items) < 2000:
+    if not enabled or len(items) < 2000:
         return items
     from tqdm import tqdm
 
