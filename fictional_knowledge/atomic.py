@@ -61,6 +61,12 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The mode a new file gets from the umask (``mkstemp`` makes 0600 files, which other users of
+    a shared output could not read)."""
+    return 0o666 & ~_umask()
+
+
 # ----------------------------------------------------------------------------------------------
 # checks
 
@@ -145,7 +151,7 @@ class _Lock:
 
     def acquire(self) -> "_Lock":
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, file_mode())
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -418,7 +424,7 @@ def atomic_file(out: str | Path, *, flag: str = "--out") -> Iterator[Path]:
         os.close(fd)
         tmp = Path(name)
         try:
-            tmp.chmod(0o666 & ~_umask())
+            tmp.chmod(file_mode())
             yield tmp
             _fsync_tree(tmp)
             replace(tmp, target)

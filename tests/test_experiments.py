@@ -126,6 +126,20 @@ def test_write_report_writes_parseable_metrics_and_the_command(tmp_path):
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+def test_report_files_get_the_umask_mode(tmp_path):
+    """report.md and metrics.json are readable like any other output (they were mkstemp's 0600)."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_report(tmp_path / "out", name="demo", title="Demo", command="fkgen experiment demo", settings={},
+                     findings=[], metrics={}, figures=[], notes=[], elapsed_s=1.0)
+    finally:
+        os.umask(old)
+    for name in ("report.md", "metrics.json"):
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_scales():
     assert set(SCALES) >= {"smoke", "cpu", "gpu"}
     gpu = SCALES["gpu"]

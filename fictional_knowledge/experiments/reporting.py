@@ -15,6 +15,8 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from fictional_knowledge.atomic import file_mode
+
 Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
 
 
@@ -35,6 +37,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, file_mode())  # readable as any other output, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
