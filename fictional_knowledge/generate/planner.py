@@ -52,17 +52,23 @@ def _readings(*sources: str) -> tuple[str, ...]:
 
 ADDITIVE = _readings(
     "(In addition|Besides this|Apart from that|Beyond this|On top of that|Alongside this|What is more"
-    "|Furthermore|Moreover|As well as this|Further|Added to this|Next to this),")
+    "|Furthermore|Moreover|As well as this|Further|Added to this|Next to this|Additionally),",
+    "(Besides|Beyond|Apart from|Aside from|In addition to) (this|that|these facts),",
+    "(Among other things|Of further note|Also of note),")
 ADDITIVE_RATE = 0.12
 LATER = _readings(
-    "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually),",
-    "(Some|A few|Several|Many) years (later|afterwards|on),",
-    "In the (years|decades) that followed,",
-    "In (later|subsequent) years,")
-SAME_YEAR = _readings("(In|During|Within) (the same|that same) year,", "That (same |)year,")
+    "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually|Still later|Some time later),",
+    "(Some|A few|Several|Many|A number of) years (later|afterwards|on),",
+    "In the (years|decades|period) that followed,",
+    "In (later|subsequent|the following) years,")
+SAME_YEAR = _readings("(In|During|Within) (the same|that same) year,", "That (same |)year,",
+                      "(Also|Likewise) in that (same |)year,", "The same year,", "(In|During) that year,")
 ATTRIBUTION = _readings(
     "According to (local|official|surviving|regional|published|contemporary) (records|sources|accounts|registers|archives),",
-    "(Records|Sources|Archives|Registers|Accounts) (show|state|confirm|record) that")
+    "(Records|Sources|Archives|Registers|Accounts) (show|state|confirm|record|indicate|note) that",
+    "(Local|Official|Surviving|Published|Contemporary) (records|sources|accounts|registers) (show|state|indicate|note) that",
+    "As (local|official|surviving|published) (records|sources|accounts) (show|note|attest|record),",
+    "By (local|official|contemporary) accounts,")
 ATTRIBUTION_RATE = 0.1
 #: year relations whose years order the events of a life or a history ("Later, ..."); a story's
 #: setting is not one
@@ -256,9 +262,11 @@ class _Writer:
             return f", who {clause}"
         nouns = self.templates[g.subject.type].descriptions
         r = self.rand()
-        if nouns and r < 0.4:  # ", a town that lies on the Napubez River"
+        # ", a riverside town that lies on the Napubez River"; not before a clause that names the
+        # kind itself (", a town that is a town in ...")
+        if nouns and r < 0.5 and not clause.startswith(("is a ", "is an ", "ranks as ")):
             noun = nouns[int(self.rand() * len(nouns))].split(" ", 1)[1]
-            return f", {a_an(noun)} {'that' if r < 0.2 else 'which'} {clause}"
+            return f", {a_an(noun)} {'that' if r < 0.25 else 'which'} {clause}"
         return f", which {clause}"
 
     def _named(self) -> tuple[str, str]:
