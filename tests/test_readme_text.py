@@ -1,8 +1,8 @@
 """The README's "How the text is made": its two passages are real rows of the default build and of
 its plain-style twin, and its comparison table is what `fkgen stats` measures on them.
 
-Run ``python tests/test_readme_text.py`` to print the section's generated blocks after a data
-change (then paste them into the README)."""
+Run ``python tests/test_readme_text.py --write`` after a data change to rewrite the section's
+generated blocks in the README (without ``--write`` it prints them)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,29 @@ def test_readme_passages_and_table_are_generated(tmp_path):
     assert expected["table"] in section
 
 
+def rewrite(expected: dict[str, str]) -> None:
+    """Put ``expected`` (``blocks``) into the README's section: its first two text blocks and the
+    table (the lines from the table's header row to its last row)."""
+    head, rest = README.read_text().split("## How the text is made", 1)
+    section, tail = rest.split("\n## ", 1)
+    parts = re.split(r"(```text\n.*?\n```)", section, flags=re.S)
+    blocks_at = [i for i, part in enumerate(parts) if part.startswith("```text\n")]
+    for i, style in zip(blocks_at[:2], ("prose", "plain")):
+        parts[i] = f"```text\n{expected[style]}\n```"
+    section = "".join(parts)
+    table = re.search(r"^\| metric \(130 passages\).*?(?=\n(?!\|))", section, re.S | re.M)
+    section = section[:table.start()] + expected["table"] + section[table.end():]
+    README.write_text(head + "## How the text is made" + section + "\n## " + tail)
+
+
 if __name__ == "__main__":
+    import sys
+
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in blocks(Path(tmp)).items():
+        generated = blocks(Path(tmp))
+    if "--write" in sys.argv:
+        rewrite(generated)
+        print(f"rewrote the generated blocks of {README}")
+    else:
+        for name, text in generated.items():
             print(f"--- {name}\n{text}\n")
