@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from fictional_knowledge.dataset.fingerprint import Accumulator
+from fictional_knowledge.generate.render import span_problem
 from fictional_knowledge.models import CONFIG_NAMES
 from fictional_knowledge.errors import InputError
 
@@ -571,24 +572,6 @@ def passage_facts(ctx: Context, config: str, rows: list[dict]) -> None:
             ctx.report.fail("passage_facts", f"passage {r['id']}: lists facts its text does not state: {missing[:3]}")
 
 
-def _span_problem(text: str, spans: list[dict]) -> Optional[str]:
-    """Why ``spans`` do not tile ``text`` into its sentences in order (None when they do)."""
-    at = 0
-    for i, sp in enumerate(spans):
-        start, end = sp["start"], sp["end"]
-        if not at <= start < end <= len(text):
-            return f"sentence {i} spans {start}:{end}, outside the text or out of order"
-        if text[at:start].strip():
-            return f"text {text[at:start][:40]!r} before sentence {i} is in no sentence"
-        piece = text[start:end]
-        if piece != piece.strip() or piece[-1] not in ".!?":
-            return f"sentence {i} ({piece[:40]!r}...) is not a whole sentence"
-        at = end
-    if text[at:].strip():
-        return f"text {text[at:][:40]!r} after the last sentence is in no sentence"
-    return None
-
-
 @check("sentence_facts", "passages")
 def sentence_facts(ctx: Context, config: str, rows: list[dict]) -> None:
     """The sentences of a passage and of each paraphrase tile its text, and together state exactly
@@ -596,9 +579,10 @@ def sentence_facts(ctx: Context, config: str, rows: list[dict]) -> None:
     value is the passage's own entity, may refer to it by pronoun)."""
     rows = [r for r in rows if r["id"] not in ctx.invalid]
     names = ctx.names.get_many([r["entity_id"] for r in rows])
+    found = iter(ctx.objects.get_many([f for r in rows for f in r["fact_ids"]]))  # one lookup per batch
     for r, own_name in zip(rows, names):
         listed = set(r["fact_ids"])
-        values = dict(zip(r["fact_ids"], ctx.objects.get_many(r["fact_ids"])))
+        values = {f: next(found) for f in r["fact_ids"]}
         texts = [("text", r["text"], r["sentences"])]
         if len(r["paraphrase_sentences"]) != len(r["paraphrases"]):
             ctx.report.fail("sentence_facts", f"passage {r['id']}: {len(r['paraphrase_sentences'])} paraphrase "
@@ -606,7 +590,7 @@ def sentence_facts(ctx: Context, config: str, rows: list[dict]) -> None:
         else:
             texts += [(f"paraphrase {k}", t, sp) for k, (t, sp) in enumerate(zip(r["paraphrases"], r["paraphrase_sentences"]))]
         for where, text, spans in texts:
-            problem = _span_problem(text, spans)
+            problem = span_problem(text, spans)
             if problem:
                 ctx.report.fail("sentence_facts", f"passage {r['id']} {where}: {problem}")
                 continue

@@ -252,6 +252,26 @@ def with_spans(paragraphs: list[list[tuple[str, tuple[str, ...]]]]) -> tuple[str
     return "".join(parts), spans
 
 
+def span_problem(text: str, spans: list[dict]) -> Optional[str]:
+    """Why ``spans`` (``SentenceSpan`` rows) do not tile ``text`` into its sentences in order:
+    each inside the text and after the one before, each a whole sentence, nothing but whitespace
+    between them (None when they tile it)."""
+    at = 0
+    for i, sp in enumerate(spans):
+        start, end = sp["start"], sp["end"]
+        if not at <= start < end <= len(text):
+            return f"sentence {i} spans {start}:{end}, outside the text or out of order"
+        if text[at:start].strip():
+            return f"text {text[at:start][:40]!r} before sentence {i} is in no sentence"
+        piece = text[start:end]
+        if piece != piece.strip() or piece[-1] not in ".!?":
+            return f"sentence {i} ({piece[:40]!r}...) is not a whole sentence"
+        at = end
+    if text[at:].strip():
+        return f"text {text[at:][:40]!r} after the last sentence is in no sentence"
+    return None
+
+
 def statement(seed: int, f: WorldFact, templates: dict[str, TypeTemplates]) -> str:
     """The fact-storing sentence of a fact: one passage template, chosen per fact."""
     return statement_variants(seed, f, templates, 1)[0]

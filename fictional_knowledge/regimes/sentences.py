@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from fictional_knowledge.generate.facts import WorldFact
-from fictional_knowledge.generate.render import CONNECTIVES, render_fact, subject_ctx
+from fictional_knowledge.generate.render import CONNECTIVES, render_fact, span_problem, subject_ctx
 from fictional_knowledge.regimes.common import RegimeError
 
 _SPLIT = re.compile(r"(?<=\.) ")
@@ -181,22 +181,22 @@ def from_spans(text: str, spans: list[dict], entity_id: str) -> Parsed:
     """A text and its recorded sentences (``SentenceSpan`` rows) as paragraphs of (sentence, fact
     ids); a paragraph ends where a blank line separates two sentences. Spans that do not tile the
     text (what ``fkgen validate``'s ``sentence_facts`` checks) are an error, never a guess."""
+    problem = span_problem(text, spans)
+    gaps = [text[a:sp["start"]] for a, sp in zip([0] + [sp["end"] for sp in spans[:-1]], spans)]
+    if problem is None:  # Parsed.text() joins sentences by " " and paragraphs by a blank line: only those gaps
+        bad = next((i for i, gap in enumerate(gaps) if gap not in (" ", "\n\n") and not (i == 0 and gap == "")), None)
+        if bad is not None:
+            problem = f"sentence {bad} follows {gaps[bad]!r}, not a space or a blank line"
+    if problem is not None:
+        raise RegimeError(f"passage of {entity_id}: its recorded sentences do not tile its text: {problem}; "
+                          f"run `fkgen validate` on the build")
     paragraphs: list[tuple] = []
     current: list[tuple[str, frozenset[str]]] = []
-    at = 0
-    for sp in spans:
-        start, end = sp["start"], sp["end"]
-        gap = text[at:start]
-        if not at <= start < end <= len(text) or gap.strip() or gap not in ("", " ", "\n\n") or (at and not gap):
-            raise RegimeError(f"passage of {entity_id}: its recorded sentences do not tile its text at "
-                              f"{start}:{end}; run `fkgen validate` on the build")
+    for sp, gap in zip(spans, gaps):
         if gap == "\n\n" and current:
             paragraphs.append(tuple(current))
             current = []
-        current.append((text[start:end], frozenset(sp["fact_ids"])))
-        at = end
-    if text[at:].strip():
-        raise RegimeError(f"passage of {entity_id}: text after its last recorded sentence; run `fkgen validate` on the build")
+        current.append((text[sp["start"]:sp["end"]], frozenset(sp["fact_ids"])))
     if current:
         paragraphs.append(tuple(current))
     return Parsed(tuple(paragraphs))
