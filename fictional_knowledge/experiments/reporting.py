@@ -1,13 +1,11 @@
 """Findings and the report writer of the experiments: ``report.md`` and ``metrics.json``, each
-written through a temporary file and ``os.replace``."""
+written atomically by ``atomic.write_text``."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -15,7 +13,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from fictional_knowledge.atomic import file_mode
+from fictional_knowledge.atomic import write_text
 
 Verdict = Literal["reproduced", "not reproduced", "inconclusive"]
 
@@ -30,18 +28,6 @@ class Finding(BaseModel):
     verdict: Verdict
     evidence: str = Field(description="One line with the numbers and intervals that decide the verdict.")
     numbers: dict[str, Any] = Field(default_factory=dict)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, file_mode())  # readable as any other output, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(x: Any) -> Any:
@@ -81,8 +67,8 @@ REPORT_FILE = "report.md"
 def write_report(out_dir: str | Path, *, name: str, title: str, command: str, settings: dict,
                  findings: Sequence[Finding], metrics: dict, figures: Sequence[Path], notes: Sequence[str],
                  elapsed_s: float) -> Path:
-    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` (each through a temporary file and
-    ``os.replace``). ``settings`` must hold every seed and setting; ``command`` reruns the
+    """Write ``report.md`` and ``metrics.json`` into ``out_dir`` (each atomically, by
+    ``atomic.write_text``: the umask's mode, synced, renamed into place). ``settings`` must hold every seed and setting; ``command`` reruns the
     experiment. Returns the report's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +78,7 @@ def write_report(out_dir: str | Path, *, name: str, title: str, command: str, se
                "versions": versions, "created_at": created, "elapsed_s": round(float(elapsed_s), 1),
                "settings": settings, "findings": [f.model_dump(mode="json") for f in findings],
                "metrics": metrics, "figures": [Path(f).name for f in figures], "notes": list(notes)}
-    _atomic_write(out / METRICS_FILE, json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
+    write_text(out / METRICS_FILE, json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
     lines = [f"# {title}", "",
              f"Experiment `{name}`, fictional-knowledge {versions['fictional-knowledge']}, {created}; "
              f"measured wall time **{elapsed_s / 60:.1f} min** ({elapsed_s:.0f} s).", "",
@@ -108,7 +94,7 @@ def write_report(out_dir: str | Path, *, name: str, title: str, command: str, se
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     lines += ["## Settings", "", "```json", json.dumps(_jsonable(settings), indent=2), "```", "",
               "## Versions", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
-    _atomic_write(out / REPORT_FILE, "\n".join(lines))
+    write_text(out / REPORT_FILE, "\n".join(lines))
     return out / REPORT_FILE
 
 
