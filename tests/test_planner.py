@@ -24,7 +24,7 @@ def _written(position: int, need: int = 3):
     rng = item_rng(0, "passage", e.id)
     content = planner.plan_content(0, e, templates, rng)
     sentences, used = planner.write_passage(0, content, templates, rng, need)
-    paraphrases = planner.write_paraphrases(0, content, templates, item_rng(0, "paraphrases", e.id), used, 3)
+    paraphrases = [planner.join(p) for p in planner.paraphrase_sentences(0, content, templates, item_rng(0, "paraphrases", e.id), used, 3)]
     return e, content, sentences, paraphrases
 
 

@@ -498,12 +498,6 @@ def write_passage(seed: int, content: Content, templates: dict[str, TypeTemplate
     return sentences, w.used
 
 
-def write_paraphrases(seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
-                      used: dict[str, int], k: int) -> list[str]:
-    """The texts of ``paraphrase_sentences``."""
-    return [join(p) for p in paraphrase_sentences(seed, content, templates, rng, used, k)]
-
-
 def paraphrase_sentences(seed: int, content: Content, templates: dict[str, TypeTemplates], rng: random.Random,
                          used: dict[str, int], k: int) -> list[list[list[Sentence]]]:
     """``k`` paraphrases, as sentences with the facts each states: the same facts re-planned, with
