@@ -130,7 +130,6 @@ def possible(bounds: tuple[float, float] | None, text: str) -> bool:
     return n is None or bounds[0] <= n <= bounds[1]
 
 
-@lru_cache(maxsize=None)
 @lru_cache(maxsize=None)  # a few dozen (type, relation) pairs, asked for every fact of every bundle
 def value_kind(etype: str, relation: str) -> tuple:
     """What a distractor must be to be "of the right type" for a fact: an entity of the same type,

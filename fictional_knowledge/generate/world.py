@@ -229,7 +229,7 @@ def _work(d: Draw) -> tuple[str, str]:
     d.links["set_in"] = d.pick("city")
     author = d.entity(d.links["authored_by"])
     born = author.values["birth_year"]
-    d.values["published_year"] = born + rng.randint(20, min(70, 2024 - born))
+    d.values["published_year"] = born + rng.randint(20, min(70, PRESENT_YEAR - born))
     d.values["genre"] = rng.choice(vocab.GENRES)
     birth_city = d.entity(author.links["born_in"])
     d.values["language"] = d.entity(birth_city.links["located_in"]).values["official_language"]
@@ -257,7 +257,7 @@ def _event(d: Draw) -> tuple[str, str]:
         if d.entity(d.links["organized_by"]).values["founded_year"] <= PRESENT_YEAR - QA_ROOM:
             break
     founded = d.entity(d.links["organized_by"]).values["founded_year"]
-    d.values["year"] = founded + rng.randint(1, min(40, 2024 - founded))
+    d.values["year"] = founded + rng.randint(1, min(40, PRESENT_YEAR - founded))
     d.values["attendance"] = rng.randint(300, 250_000)
     year = d.values["year"]
     d.links["honoree"] = _honoree(d, year)
