@@ -41,6 +41,7 @@ LISTS = {
     "pastime": vocab.PASTIMES,
     "theme": vocab.EVENT_THEMES,
     "month": vocab.MONTHS,
+    "fish_species": vocab.FISH,
 }
 DETERMINERS = {"a", "an", "the", "its", "their", "his", "her"}
 #: Contexts in which a job title or other countable noun stands without an article ("in the role

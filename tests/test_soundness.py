@@ -108,6 +108,37 @@ def test_world_check_finds_its_planted_violation(name, small_index):
     assert len(found[name]) == 1 and "\n" not in found[name][0]
 
 
+#: the timeline rules of the events of states, cities and rivers: (type, which entity, plant, the
+#: label the one violation names)
+EVENT_PLANTS = {
+    "census before the state": ("country", lambda a: True,
+                                lambda a: a.update(census_year=a["established_year"] - 1), "first census"),
+    "state railway before 1830": ("country", lambda a: a["established_year"] < 1800,
+                                  lambda a: a.update(railway_year=1829), "railway"),
+    "fire at the founding": ("city", lambda a: True,
+                             lambda a: a.update(great_fire_year=a["founded_year"]), "great fire"),
+    "university after now": ("city", lambda a: True, lambda a: a.update(university_year=2025), "university"),
+    "siege after 1945": ("city", lambda a: True, lambda a: a.update(siege_year=1950), "siege"),
+    "city railway before 1830": ("city", lambda a: a["founded_year"] < 1800,
+                                 lambda a: a.update(railway_arrival_year=1829), "railway"),
+    "embankments before the flood": ("river", lambda a: True,
+                                     lambda a: a.update(embankment_year=a["great_flood_year"]), "embankment"),
+    "dam before the steamboat": ("river", lambda a: True,
+                                 lambda a: a.update(dam_year=a["steamboat_year"] - 1), "dam"),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(EVENT_PLANTS))
+def test_timeline_finds_a_planted_event_out_of_order(plant, small_index):
+    etype, where, change, label = EVENT_PLANTS[plant]
+    index = copy.deepcopy(small_index)
+    _, attrs = _first(index, etype, where)
+    change(attrs)
+    found = {k: v for k, v in world_violations(index).items() if v}
+    assert set(found) == {"timeline"} and len(found["timeline"]) == 1, found
+    assert f": {label}: " in found["timeline"][0]
+
+
 def test_world_keeps_its_constraints_over_100k_entities():
     """The constraints hold for every entity of a 100k-entity world (another seed than the golden one)."""
     found = world_violations(world_index(5, range(100_000)))

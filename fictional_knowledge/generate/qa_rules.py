@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
+from fictional_knowledge.generate.soundness import CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE, SIEGE_LAST
 
 INF = float("inf")
 
@@ -95,16 +96,42 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         los.append(1)
     elif key == ("river", "length_km"):
         after(own("navigable_km"))
+    elif key == ("river", "great_flood_year"):
+        before(own("embankment_year"))
+    elif key == ("river", "embankment_year"):
+        after(own("great_flood_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("river", "steamboat_year"):
+        before(own("dam_year"))
+    elif key == ("river", "dam_year"):
+        after(own("steamboat_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("river", "canal_year"):
+        his.append(PRESENT_YEAR)
     elif key == ("country", "established_year"):
         before(own("constitution_year"))
+        for event in COUNTRY_EVENTS:
+            before(own(event))
     elif key == ("country", "constitution_year"):
         after(own("established_year"))
         his.append(PRESENT_YEAR)
+    elif etype == "country" and relation in COUNTRY_EVENTS:  # after the establishment, none after now
+        after(own("established_year"))
+        his.append(PRESENT_YEAR)
+        if relation == "railway_year":
+            los.append(RAILWAY_AGE)
     elif key == ("city", "founded_year"):
         before(own("charter_year"))
+        for event in CITY_EVENTS:
+            before(own(event))
     elif key == ("city", "charter_year"):
         after(own("founded_year"))
         his.append(PRESENT_YEAR)
+    elif etype == "city" and relation in CITY_EVENTS:  # after the founding, none after now
+        after(own("founded_year"))
+        his.append(SIEGE_LAST if relation == "siege_year" else PRESENT_YEAR)
+        if relation == "railway_arrival_year":
+            los.append(RAILWAY_AGE)
     elif key == ("organization", "branch_year"):
         after(own("founded_year"))
         his.append(PRESENT_YEAR)

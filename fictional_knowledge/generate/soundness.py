@@ -20,6 +20,8 @@ from typing import Callable, Iterable, Iterator
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
 from fictional_knowledge.generate.world import ACT_AGES, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
+from fictional_knowledge.generate.world import SIEGE_LAST
+from fictional_knowledge.generate.vocab import RAILWAY_AGE
 
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
 CAREER_AGE = 16  #: the youngest age at which a person starts a career or settles in a city of their own
@@ -27,9 +29,12 @@ CAREER_AGE = 16  #: the youngest age at which a person starts a career or settle
 # the attributes the checks read, per entity type (the index keeps nothing else)
 _KEEP = {
     "country": ("capital", "largest_city", "head_of_state", "continent", "population", "established_year",
-                "constitution_year", "area_km2"),
-    "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2"),
-    "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
+                "constitution_year", "area_km2", "first_election_year", "census_year", "currency_reform_year",
+                "railway_year", "famine_year", "anthem_year"),
+    "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2", "great_fire_year",
+             "flood_year", "siege_year", "bridge_year", "railway_arrival_year", "university_year"),
+    "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km", "great_flood_year",
+              "embankment_year", "steamboat_year", "dam_year", "canal_year"),
     "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year"),
     "organization": ("founded_by", "founded_year", "branch_year"),
     "work": ("authored_by", "published_year", "story_year"),
@@ -295,13 +300,25 @@ def name_figures(names: Iterable[str]) -> dict:
 # --- data version 1.1: timelines, areas, measures and distinct values ---------------------------------
 
 
+#: dated events of a state, each after its establishment, and of a city, after its founding (label: how
+#: ``timeline`` names it)
+COUNTRY_EVENTS = {"first_election_year": "first election", "census_year": "first census",
+                  "currency_reform_year": "currency reform", "railway_year": "railway", "famine_year": "famine",
+                  "anthem_year": "anthem"}
+CITY_EVENTS = {"great_fire_year": "great fire", "flood_year": "flood", "siege_year": "siege", "bridge_year": "bridge",
+               "railway_arrival_year": "railway", "university_year": "university"}
+
+
 @world_check("timeline")
 def timeline(index: WorldIndex) -> list[str]:
     """An entity's dates come in their order and never after the present: a constitution after
     the state's establishment, a charter after the city's founding, a branch after the
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
-    settled at 16 or later."""
+    settled at 16 or later; a state's events (elections, census, reforms, famine, anthem, railway)
+    after its establishment, a city's (fire, flood, siege, bridge, railway, university) after its
+    founding, a siege by 1945 and no railway before 1830, a river's embankments after its great
+    flood and its first dam after its first steamboat."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
@@ -309,8 +326,19 @@ def timeline(index: WorldIndex) -> list[str]:
             out.append(f"{name}: {what}: " + ", ".join(f"{k} {v}" for k, v in years))
     for _, name, a in index.of_type("country"):
         order(name, "constitution", ("established", a["established_year"]), ("constitution", a["constitution_year"]))
+        for key, label in COUNTRY_EVENTS.items():  # a state's events come after its establishment
+            order(name, label, ("established", a["established_year"]), (label, a[key]))
+        order(name, "railway", ("steam age", RAILWAY_AGE - 1), ("railway", a["railway_year"]))
     for _, name, a in index.of_type("city"):
         order(name, "charter", ("founded", a["founded_year"]), ("charter", a["charter_year"]))
+        for key, label in CITY_EVENTS.items():  # a city's events come after its founding
+            order(name, label, ("founded", a["founded_year"]), (label, a[key]))
+        order(name, "siege", ("siege", a["siege_year"]), ("last siege", SIEGE_LAST + 1))
+        order(name, "railway", ("steam age", RAILWAY_AGE - 1), ("railway", a["railway_arrival_year"]))
+    for _, name, a in index.of_type("river"):
+        order(name, "embankment", ("great flood", a["great_flood_year"]), ("embankment", a["embankment_year"]))
+        order(name, "dam", ("first steamboat", a["steamboat_year"]), ("first dam", a["dam_year"]))
+        order(name, "canal", ("canal", a["canal_year"]),)
     for _, name, a in index.of_type("organization"):
         order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
     for _, name, a in index.of_type("work"):

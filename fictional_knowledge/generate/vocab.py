@@ -131,3 +131,16 @@ EVENT_THEMES = (
 )
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
+
+# --- events: country, city, river ---------------------------------------------------------------
+PARLIAMENT_FORMS = ("{} House", "{} Palace", "{} Assembly Hall", "{} Chamber")
+TREATY_FORM = "Treaty of {}"
+MARKET_FORMS = ("{} Market Hall", "{} Cloth Hall", "{} Corn Exchange", "{} Exchange")
+QUARTER_FORMS = ("{} Quarter", "{} Ward", "{} Hill")
+DELTA_FORMS = ("{} Delta", "{} Estuary", "{} Marshes", "{} Flats")
+RIVER_BRIDGE_FORMS = ("{} Bridge", "{} Crossing", "{} Viaduct")
+FISH = (
+    "salmon", "trout", "pike", "perch", "carp", "grayling", "sturgeon", "barbel", "bream", "char",
+    "shad", "zander", "tench", "whitefish", "roach",
+)
+RAILWAY_AGE = 1830  #: no railway line opens before this year

@@ -132,6 +132,17 @@ def _country(d: Draw) -> tuple[str, str]:
     areas = sum(d.entity(c).values["area_km2"] for c in cities)
     d.fresh("area_km2", lambda: areas + rng.randint(4_000, 900_000))
     d.values["highest_peak"] = rng.choice(vocab.PEAK_FORMS).format(invented_word(rng, 2))
+    # events (after the state's establishment, none after the present)
+    def since(first: int, span: int = PRESENT_YEAR) -> Callable[[], int]:
+        return lambda: rng.randint(first, min(first + span, PRESENT_YEAR))
+    d.fresh("first_election_year", since(established + 1))
+    d.fresh("census_year", since(established + 1))
+    d.fresh("currency_reform_year", since(established + 1))
+    d.fresh("railway_year", since(max(established + 1, vocab.RAILWAY_AGE), 100))
+    d.fresh("famine_year", since(established + 1))
+    d.fresh("anthem_year", since(established + 1))
+    d.fresh("parliament_building", lambda: rng.choice(vocab.PARLIAMENT_FORMS).format(invented_word(rng, 2)))
+    d.fresh("treaty", lambda: vocab.TREATY_FORM.format(invented_word(rng, 2)))
     return d.core, d.core
 
 
@@ -152,6 +163,17 @@ def _city(d: Draw) -> tuple[str, str]:
     d.fresh("area_km2", lambda: rng.randint(4, 900))  # its country's area exceeds its cities' together
     d.values["landmark"] = rng.choice(vocab.LANDMARK_FORMS).format(invented_word(rng, 2))
     d.links["twin_city"] = d.other_link("city")
+    # events (after the founding, none after the present)
+    def since(first: int, last: int = PRESENT_YEAR) -> Callable[[], int]:
+        return lambda: rng.randint(first, last)
+    d.fresh("great_fire_year", since(founded + 1))
+    d.fresh("flood_year", since(founded + 1))
+    d.fresh("siege_year", since(founded + 1, SIEGE_LAST))
+    d.fresh("bridge_year", since(founded + 1))
+    d.fresh("railway_arrival_year", since(max(founded + 1, vocab.RAILWAY_AGE), 1960))
+    d.fresh("university_year", since(founded + 1))
+    d.fresh("market_hall", lambda: rng.choice(vocab.MARKET_FORMS).format(invented_word(rng, 2)))
+    d.fresh("old_quarter", lambda: rng.choice(vocab.QUARTER_FORMS).format(invented_word(rng, 2)))
     return d.core, d.core
 
 
@@ -172,6 +194,15 @@ def _river(d: Draw) -> tuple[str, str]:
     d.fresh("basin_area_km2", lambda: length * rng.randint(20, 300))
     d.fresh("discharge_m3s", lambda: rng.randint(5, 9000))
     d.values["main_tributary"] = rng.choice(vocab.TRIBUTARY_FORMS).format(invented_word(rng, 2))
+    # events: embankments raised after the great flood, a dam after the first steamboat
+    flood = d.fresh("great_flood_year", lambda: rng.randint(1500, 2010))
+    d.fresh("embankment_year", lambda: rng.randint(flood + 1, min(flood + 80, PRESENT_YEAR)))
+    steamboat = d.fresh("steamboat_year", lambda: rng.randint(1815, 1899))
+    d.fresh("dam_year", lambda: rng.randint(max(steamboat + 1, 1900), 2020))
+    d.fresh("canal_year", lambda: rng.randint(1650, 1990))
+    d.values["fish_species"] = rng.choice(vocab.FISH)
+    d.fresh("delta_name", lambda: rng.choice(vocab.DELTA_FORMS).format(invented_word(rng, 2)))
+    d.fresh("bridge_name", lambda: rng.choice(vocab.RIVER_BRIDGE_FORMS).format(invented_word(rng, 2)))
     return f"{d.core} River", f"the {d.core} River"
 
 
@@ -287,6 +318,7 @@ FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
 HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
 PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year, no date lies after it
 ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
+SIEGE_LAST = 1945  #: the last year a city may have been besieged
 QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
@@ -295,15 +327,21 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
         "capital": link("city"), "largest_city": link("city"), "head_of_state": link("person"),
         "continent": TEXT, "official_language": TEXT, "currency": TEXT, "established_year": YEAR,
         "population": COUNT, "national_animal": TEXT, "constitution_year": YEAR, "area_km2": COUNT,
-        "highest_peak": TEXT}, _country),
+        "highest_peak": TEXT, "first_election_year": YEAR, "census_year": YEAR,
+        "currency_reform_year": YEAR, "railway_year": YEAR, "famine_year": YEAR, "anthem_year": YEAR,
+        "parliament_building": TEXT, "treaty": TEXT}, _country),
     EntityTypeSpec("city", 4, {
         "located_in": link("country"), "on_river": link("river"), "founded_year": YEAR,
         "population": COUNT, "known_for": TEXT, "elevation_m": COUNT, "charter_year": YEAR,
-        "area_km2": COUNT, "landmark": TEXT, "twin_city": link("city")}, _city),
+        "area_km2": COUNT, "landmark": TEXT, "twin_city": link("city"), "great_fire_year": YEAR,
+        "flood_year": YEAR, "siege_year": YEAR, "bridge_year": YEAR, "railway_arrival_year": YEAR,
+        "university_year": YEAR, "market_hall": TEXT, "old_quarter": TEXT}, _city),
     EntityTypeSpec("river", 1, {
         "source_country": link("country"), "length_km": COUNT, "empties_into": TEXT,
         "surveyed_by": link("person"), "source_lake": TEXT, "survey_year": YEAR, "navigable_km": COUNT,
-        "basin_area_km2": COUNT, "discharge_m3s": COUNT, "main_tributary": TEXT}, _river),
+        "basin_area_km2": COUNT, "discharge_m3s": COUNT, "main_tributary": TEXT,
+        "great_flood_year": YEAR, "embankment_year": YEAR, "steamboat_year": YEAR, "dam_year": YEAR,
+        "canal_year": YEAR, "fish_species": TEXT, "delta_name": TEXT, "bridge_name": TEXT}, _river),
     EntityTypeSpec("person", 6, {
         "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
         "lives_in": link("city"), "career_start_year": YEAR, "award_year": YEAR, "settled_year": YEAR,
