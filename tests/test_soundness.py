@@ -119,6 +119,7 @@ EVENT_PLANTS = {
                              lambda a: a.update(great_fire_year=a["founded_year"]), "great fire"),
     "university after now": ("city", lambda a: True, lambda a: a.update(university_year=2025), "university"),
     "siege after 1945": ("city", lambda a: True, lambda a: a.update(siege_year=1950), "siege"),
+    "fire of timber houses after 1900": ("city", lambda a: True, lambda a: a.update(great_fire_year=1950), "great fire"),
     "city railway before 1830": ("city", lambda a: a["founded_year"] < 1800,
                                  lambda a: a.update(railway_arrival_year=1829), "railway"),
     "embankments before the flood": ("river", lambda a: True,

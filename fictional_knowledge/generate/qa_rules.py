@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
-from fictional_knowledge.generate.soundness import CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE, SIEGE_LAST
+from fictional_knowledge.generate.soundness import CITY_EVENT_LAST, CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE
 
 INF = float("inf")
 
@@ -129,7 +129,7 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         his.append(PRESENT_YEAR)
     elif etype == "city" and relation in CITY_EVENTS:  # after the founding, none after now
         after(own("founded_year"))
-        his.append(SIEGE_LAST if relation == "siege_year" else PRESENT_YEAR)
+        his.append(CITY_EVENT_LAST.get(relation, PRESENT_YEAR))
         if relation == "railway_arrival_year":
             los.append(RAILWAY_AGE)
     elif key == ("organization", "branch_year"):

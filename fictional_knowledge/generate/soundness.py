@@ -18,9 +18,8 @@ from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
-from fictional_knowledge.generate.world import ACT_AGES, ENTITY_SPECS, PRESENT_YEAR, format_value
+from fictional_knowledge.generate.world import ACT_AGES, CITY_EVENT_LAST, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
-from fictional_knowledge.generate.world import SIEGE_LAST
 from fictional_knowledge.generate.vocab import RAILWAY_AGE
 
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
@@ -317,7 +316,7 @@ def timeline(index: WorldIndex) -> list[str]:
     held before this event, a career started at 16 or later and before the award, a home city
     settled at 16 or later; a state's events (elections, census, reforms, famine, anthem, railway)
     after its establishment, a city's (fire, flood, siege, bridge, railway, university) after its
-    founding, a siege by 1945 and no railway before 1830, a river's embankments after its great
+    founding, a great fire and a first stone bridge by 1900, a siege by 1945, no railway before 1830, a river's embankments after its great
     flood and its first dam after its first steamboat."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
@@ -333,7 +332,8 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "charter", ("founded", a["founded_year"]), ("charter", a["charter_year"]))
         for key, label in CITY_EVENTS.items():  # a city's events come after its founding
             order(name, label, ("founded", a["founded_year"]), (label, a[key]))
-        order(name, "siege", ("siege", a["siege_year"]), ("last siege", SIEGE_LAST + 1))
+        for key, last in CITY_EVENT_LAST.items():  # events of an era: timber fires, stone bridges, sieges
+            order(name, CITY_EVENTS[key], (CITY_EVENTS[key], a[key]), ("era's end", last + 1))
         order(name, "railway", ("steam age", RAILWAY_AGE - 1), ("railway", a["railway_arrival_year"]))
     for _, name, a in index.of_type("river"):
         order(name, "embankment", ("great flood", a["great_flood_year"]), ("embankment", a["embankment_year"]))

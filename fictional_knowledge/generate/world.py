@@ -166,10 +166,10 @@ def _city(d: Draw) -> tuple[str, str]:
     # events (after the founding, none after the present)
     def since(first: int, last: int = PRESENT_YEAR) -> Callable[[], int]:
         return lambda: rng.randint(first, last)
-    d.fresh("great_fire_year", since(founded + 1))
+    d.fresh("great_fire_year", since(founded + 1, CITY_EVENT_LAST["great_fire_year"]))
     d.fresh("flood_year", since(founded + 1))
-    d.fresh("siege_year", since(founded + 1, SIEGE_LAST))
-    d.fresh("bridge_year", since(founded + 1))
+    d.fresh("siege_year", since(founded + 1, CITY_EVENT_LAST["siege_year"]))
+    d.fresh("bridge_year", since(founded + 1, CITY_EVENT_LAST["bridge_year"]))
     d.fresh("railway_arrival_year", since(max(founded + 1, vocab.RAILWAY_AGE), 1960))
     d.fresh("university_year", since(founded + 1))
     d.fresh("market_hall", lambda: rng.choice(vocab.MARKET_FORMS).format(invented_word(rng, 2)))
@@ -318,7 +318,9 @@ FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
 HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
 PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year, no date lies after it
 ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
-SIEGE_LAST = 1945  #: the last year a city may have been besieged
+#: the last year of a city's events that belong to an era: a great fire of timber houses, a first
+#: stone bridge replacing a ferry, a siege of its walls (the cities are founded by 1880)
+CITY_EVENT_LAST = {"great_fire_year": 1900, "bridge_year": 1900, "siege_year": 1945}
 QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
