@@ -78,9 +78,13 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         before(own("career_start_year"), CAREER_AGE)
         before(own("settled_year"), CAREER_AGE)
         before(own("award_year"), lo_age)
+        for act in ("marriage_year", "expedition_year", "lecture_year", "society_year", "doctorate_year"):
+            before(own(act), lo_age)
     elif key == ("person", "career_start_year"):
         after(own("birth_year"), CAREER_AGE)
         before(own("award_year"))
+        for act in ("lecture_year", "society_year", "doctorate_year"):
+            before(own(act))
     elif key == ("person", "award_year"):
         after(own("career_start_year"))
         if own("birth_year") is not None:
@@ -88,6 +92,13 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     elif key == ("person", "settled_year"):
         after(own("birth_year"), CAREER_AGE)
         his.append(PRESENT_YEAR)
+    elif key in (("person", "marriage_year"), ("person", "expedition_year")):
+        if own("birth_year") is not None:
+            aged({"birth_year": own("birth_year")})
+    elif key in (("person", "lecture_year"), ("person", "society_year"), ("person", "doctorate_year")):
+        after(own("career_start_year"))
+        if own("birth_year") is not None:
+            aged({"birth_year": own("birth_year")})
     elif key == ("river", "survey_year"):
         aged(linked("surveyed_by"))
     elif key == ("river", "navigable_km"):

@@ -30,7 +30,8 @@ _KEEP = {
                 "constitution_year", "area_km2"),
     "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2"),
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
-    "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year"),
+    "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year",
+               "marriage_year", "lecture_year", "expedition_year", "society_year", "doctorate_year"),
     "organization": ("founded_by", "founded_year", "branch_year"),
     "work": ("authored_by", "published_year", "story_year"),
     "event": ("organized_by", "year", "honoree", "first_held_year"),
@@ -295,13 +296,21 @@ def name_figures(names: Iterable[str]) -> dict:
 # --- data version 1.1: timelines, areas, measures and distinct values ---------------------------------
 
 
+#: A person's dated acts besides the career and award: (relation, label, after the career began).
+#: Each falls between ``ACT_AGES`` and by ``PRESENT_YEAR`` (``timeline``).
+PERSON_ACTS = (("marriage_year", "married", False), ("expedition_year", "expedition", False),
+               ("lecture_year", "first lecture", True), ("society_year", "elected to a society", True),
+               ("doctorate_year", "honorary doctorate", True))
+
+
 @world_check("timeline")
 def timeline(index: WorldIndex) -> list[str]:
     """An entity's dates come in their order and never after the present: a constitution after
     the state's establishment, a charter after the city's founding, a branch after the
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
-    settled at 16 or later."""
+    settled at 16 or later; a person's marriage, expedition, first lecture, election to a society
+    and honorary doctorate between ages 18 and 95 (the last three after the career began)."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
@@ -322,6 +331,10 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),
               ("award", a["award_year"]))
         order(name, "settled", ("age 16", born + CAREER_AGE - 1), ("settled", a["settled_year"]))
+        for key, label, after_career in PERSON_ACTS:  # one line per act out of its place
+            first = ("career start", a["career_start_year"]) if after_career else ("age 18", born + ACT_AGES[0] - 1)
+            if a[key] <= first[1] or a[key] > PRESENT_YEAR or not ACT_AGES[0] <= a[key] - born <= ACT_AGES[1]:
+                out.append(f"{name}: {label}: born {born}, {first[0]} {first[1]}, {label} {a[key]}")
     return out
 
 

@@ -131,3 +131,8 @@ EVENT_THEMES = (
 )
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
+
+# --- events: person, organization -------------------------------------------------------------------
+SOCIETY_FORMS = ("{} Society", "{} Guild", "{} Circle", "{} Fellowship")
+MEMOIR_FORMS = ("Notes from {}", "A Life in {}", "The {} Years", "Letters from {}", "Winters in {}",
+                "Far from {}")
