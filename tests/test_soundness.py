@@ -108,7 +108,18 @@ EVENT_PLANTS = {
     "married at 17": lambda ix: _born(ix, 1890, 1975).update(marriage_year=_born(ix, 1890, 1975)["birth_year"] + 17),
     "expedition at 96": lambda ix: _born(ix, 1890, 1920).update(
         expedition_year=_born(ix, 1890, 1920)["birth_year"] + 96),
+    "listed in its founding year": lambda ix: _org(ix).update(listing_year=_org(ix)["founded_year"]),
+    "strike after the present": lambda ix: _org(ix).update(strike_year=PRESENT_YEAR + 1),
+    "first contract before the founding": lambda ix: _org(ix).update(contract_year=_org(ix)["founded_year"] - 1),
+    "forerunner after the founding": lambda ix: _org(ix).update(workshop_year=_org(ix)["founded_year"] + 1),
+    "forerunner of a 17-year-old founder": lambda ix: _org(ix).update(
+        workshop_year=ix.get(_org(ix)["founded_by"])[2]["birth_year"] + 17),
+    "head office built after the present": lambda ix: _org(ix).update(building_year=PRESENT_YEAR + 1),
 }
+
+
+def _org(index):
+    return _first(index, "organization", lambda a: index.get(a["founded_by"]) is not None)[1]
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_PLANTS))

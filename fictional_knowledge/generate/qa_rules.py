@@ -53,6 +53,9 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
             after(own("story_year"))
         else:
             before(own("branch_year"))
+            for later in ("listing_year", "strike_year", "contract_year"):
+                before(own(later))
+            after(own("workshop_year"))
     elif key == ("event", "year"):
         org = linked("organized_by")
         if org is not None:
@@ -118,6 +121,14 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         his.append(PRESENT_YEAR)
     elif key == ("organization", "branch_year"):
         after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key in (("organization", "listing_year"), ("organization", "strike_year"), ("organization", "contract_year")):
+        after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("organization", "workshop_year"):
+        aged(linked("founded_by"))
+        before(own("founded_year"))
+    elif key == ("organization", "building_year"):
         his.append(PRESENT_YEAR)
     elif key == ("work", "story_year"):
         before(own("published_year"))

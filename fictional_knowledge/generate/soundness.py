@@ -32,7 +32,8 @@ _KEEP = {
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
     "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year",
                "marriage_year", "lecture_year", "expedition_year", "society_year", "doctorate_year"),
-    "organization": ("founded_by", "founded_year", "branch_year"),
+    "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
+                     "strike_year", "contract_year"),
     "work": ("authored_by", "published_year", "story_year"),
     "event": ("organized_by", "year", "honoree", "first_held_year"),
 }
@@ -296,6 +297,8 @@ def name_figures(names: Iterable[str]) -> dict:
 # --- data version 1.1: timelines, areas, measures and distinct values ---------------------------------
 
 
+#: An organization's dated events after its founding: (relation, label) (``timeline``).
+ORGANIZATION_EVENTS = (("listing_year", "listed"), ("strike_year", "strike"), ("contract_year", "first public contract"))
 #: A person's dated acts besides the career and award: (relation, label, after the career began).
 #: Each falls between ``ACT_AGES`` and by ``PRESENT_YEAR`` (``timeline``).
 PERSON_ACTS = (("marriage_year", "married", False), ("expedition_year", "expedition", False),
@@ -310,7 +313,9 @@ def timeline(index: WorldIndex) -> list[str]:
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
     settled at 16 or later; a person's marriage, expedition, first lecture, election to a society
-    and honorary doctorate between ages 18 and 95 (the last three after the career began)."""
+    and honorary doctorate between ages 18 and 95 (the last three after the career began); an
+    organization's listing, strike and first public contract after its founding, and its
+    forerunner venture before it (its founder then 18 or older)."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
@@ -322,6 +327,12 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "charter", ("founded", a["founded_year"]), ("charter", a["charter_year"]))
     for _, name, a in index.of_type("organization"):
         order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
+        for key, label in ORGANIZATION_EVENTS:
+            order(name, label, ("founded", a["founded_year"]), (label, a[key]))
+        founder = index.get(a["founded_by"])
+        first = [("founder aged 18", founder[2]["birth_year"] + ACT_AGES[0] - 1)] if founder is not None else []
+        order(name, "forerunner", *first, ("forerunner", a["workshop_year"]), ("founded", a["founded_year"]))
+        order(name, "head office built", ("head office built", a["building_year"]))
     for _, name, a in index.of_type("work"):
         order(name, "story", ("story", a["story_year"]), ("published", a["published_year"]))
     for _, name, a in index.of_type("event"):

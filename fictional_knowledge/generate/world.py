@@ -227,6 +227,18 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.values["slogan"] = f"{first} and {rng.choice([w for w in vocab.SLOGAN_WORDS if w != first])}"
     d.values["emblem"] = rng.choice(vocab.ANIMALS)
     d.values["head_office"] = rng.choice(vocab.BUILDING_FORMS).format(invented_word(rng, 2))
+    # events (drawn after every earlier value, which they leave as they were): a forerunner venture
+    # of the founder (aged 18 or more, at least 4 years before the founding: the founding year keeps
+    # 4 possible QA values), its head office building, and a listing, a strike and a first public
+    # contract after the founding and by PRESENT_YEAR (soundness.timeline)
+    d.fresh("workshop_year", lambda: rng.randint(born + ACT_AGES[0], founded - 4))
+    d.fresh("building_year", lambda: rng.randint(1700, 2020))
+    d.fresh("listing_year", lambda: founded + rng.randint(1, min(60, PRESENT_YEAR - founded)))
+    d.values["ticker"] = invented_word(rng, 2).upper()[:4]
+    d.fresh("strike_year", lambda: founded + rng.randint(1, min(80, PRESENT_YEAR - founded)))
+    d.fresh("contract_year", lambda: founded + rng.randint(1, min(30, PRESENT_YEAR - founded)))
+    d.links["research_city"] = d.other_link("city", d.links["headquartered_in"], d.links["branch_city"])
+    d.links["partner"] = d.other_link("organization")  # present tense, no date: any organization
     return name, name
 
 
@@ -324,7 +336,9 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("organization", 3, {
         "founded_by": link("person"), "headquartered_in": link("city"), "founded_year": YEAR,
         "industry": TEXT, "employees": COUNT, "branch_city": link("city"), "branch_year": YEAR,
-        "slogan": TEXT, "emblem": TEXT, "head_office": TEXT}, _organization),
+        "slogan": TEXT, "emblem": TEXT, "head_office": TEXT, "workshop_year": YEAR, "building_year": YEAR,
+        "listing_year": YEAR, "ticker": TEXT, "strike_year": YEAR, "contract_year": YEAR,
+        "research_city": link("city"), "partner": link("organization")}, _organization),
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
         "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
