@@ -102,8 +102,8 @@ def _born(index, lo, hi):
 EVENT_PLANTS = {
     "lecture at the career start": lambda ix: _born(ix, 1890, 1975).update(
         lecture_year=_born(ix, 1890, 1975)["career_start_year"]),
-    "society election before the career": lambda ix: _born(ix, 1890, 1975).update(
-        society_year=_born(ix, 1890, 1975)["career_start_year"] - 1),
+    "academy election before the career": lambda ix: _born(ix, 1890, 1975).update(
+        academy_year=_born(ix, 1890, 1975)["career_start_year"] - 1),
     "honorary doctorate after the present": lambda ix: _born(ix, 1935, 1975).update(doctorate_year=PRESENT_YEAR + 1),
     "married at 17": lambda ix: _born(ix, 1890, 1975).update(marriage_year=_born(ix, 1890, 1975)["birth_year"] + 17),
     "expedition at 96": lambda ix: _born(ix, 1890, 1920).update(

@@ -81,12 +81,12 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         before(own("career_start_year"), CAREER_AGE)
         before(own("settled_year"), CAREER_AGE)
         before(own("award_year"), lo_age)
-        for act in ("marriage_year", "expedition_year", "lecture_year", "society_year", "doctorate_year"):
+        for act in ("marriage_year", "expedition_year", "lecture_year", "academy_year", "doctorate_year"):
             before(own(act), lo_age)
     elif key == ("person", "career_start_year"):
         after(own("birth_year"), CAREER_AGE)
         before(own("award_year"))
-        for act in ("lecture_year", "society_year", "doctorate_year"):
+        for act in ("lecture_year", "academy_year", "doctorate_year"):
             before(own(act))
     elif key == ("person", "award_year"):
         after(own("career_start_year"))
@@ -98,7 +98,7 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     elif key in (("person", "marriage_year"), ("person", "expedition_year")):
         if own("birth_year") is not None:
             aged({"birth_year": own("birth_year")})
-    elif key in (("person", "lecture_year"), ("person", "society_year"), ("person", "doctorate_year")):
+    elif key in (("person", "lecture_year"), ("person", "academy_year"), ("person", "doctorate_year")):
         after(own("career_start_year"))
         if own("birth_year") is not None:
             aged({"birth_year": own("birth_year")})

@@ -31,7 +31,7 @@ _KEEP = {
     "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2"),
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
     "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year",
-               "marriage_year", "lecture_year", "expedition_year", "society_year", "doctorate_year"),
+               "marriage_year", "lecture_year", "expedition_year", "academy_year", "doctorate_year"),
     "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
                      "strike_year", "contract_year"),
     "work": ("authored_by", "published_year", "story_year"),
@@ -302,7 +302,7 @@ ORGANIZATION_EVENTS = (("listing_year", "listed"), ("strike_year", "strike"), ("
 #: A person's dated acts besides the career and award: (relation, label, after the career began).
 #: Each falls between ``ACT_AGES`` and by ``PRESENT_YEAR`` (``timeline``).
 PERSON_ACTS = (("marriage_year", "married", False), ("expedition_year", "expedition", False),
-               ("lecture_year", "first lecture", True), ("society_year", "elected to a society", True),
+               ("lecture_year", "first lecture", True), ("academy_year", "elected to an academy", True),
                ("doctorate_year", "honorary doctorate", True))
 
 
@@ -312,7 +312,7 @@ def timeline(index: WorldIndex) -> list[str]:
     the state's establishment, a charter after the city's founding, a branch after the
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
-    settled at 16 or later; a person's marriage, expedition, first lecture, election to a society
+    settled at 16 or later; a person's marriage, expedition, first lecture, election to an academy
     and honorary doctorate between ages 18 and 95 (the last three after the career began); an
     organization's listing, strike and first public contract after its founding, and its
     forerunner venture before it (its founder then 18 or older)."""

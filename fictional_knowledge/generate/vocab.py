@@ -133,6 +133,5 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "October", "November", "December")
 
 # --- events: person, organization -------------------------------------------------------------------
-SOCIETY_FORMS = ("{} Society", "{} Guild", "{} Circle", "{} Fellowship")
 MEMOIR_FORMS = ("Notes from {}", "A Life in {}", "The {} Years", "Letters from {}", "Winters in {}",
                 "Far from {}")

@@ -202,9 +202,9 @@ def _person(d: Draw) -> tuple[str, str]:
     d.fresh("marriage_year", lambda: born + rng.randint(20, 40))
     d.fresh("lecture_year", lambda: start + rng.randint(4, 15))  # a career start keeps QA_ROOM possible years
     d.fresh("expedition_year", lambda: born + rng.randint(22, min(60, PRESENT_YEAR - born)))
-    d.values["society"] = rng.choice(vocab.SOCIETY_FORMS).format(invented_word(rng, 2))
-    d.fresh("society_year", lambda: start + rng.randint(4, min(40, PRESENT_YEAR - start)))
-    d.links["doctorate_city"] = d.other_link("city", d.links["born_in"], lives)  # its university's city
+    d.links["academy_city"] = d.other_link("city", d.links["born_in"], lives)  # where its learned academy meets
+    d.fresh("academy_year", lambda: start + rng.randint(4, min(40, PRESENT_YEAR - start)))
+    d.links["doctorate_city"] = d.other_link("city", d.links["born_in"], lives, d.links["academy_city"])
     d.fresh("doctorate_year", lambda: start + rng.randint(8, min(50, PRESENT_YEAR - start)))
     d.values["memoir"] = rng.choice(vocab.MEMOIR_FORMS).format(invented_word(rng, 2))
     return name, name
@@ -331,7 +331,7 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
         "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
         "lives_in": link("city"), "career_start_year": YEAR, "award_year": YEAR, "settled_year": YEAR,
         "educated_at": TEXT, "pastime": TEXT, "marriage_year": YEAR, "lecture_year": YEAR,
-        "expedition_year": YEAR, "society": TEXT, "society_year": YEAR, "doctorate_city": link("city"),
+        "expedition_year": YEAR, "academy_city": link("city"), "academy_year": YEAR, "doctorate_city": link("city"),
         "doctorate_year": YEAR, "memoir": TEXT}, _person),
     EntityTypeSpec("organization", 3, {
         "founded_by": link("person"), "headquartered_in": link("city"), "founded_year": YEAR,
