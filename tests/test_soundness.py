@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from fictional_knowledge.generate.soundness import WORLD_CHECKS, WorldIndex, world_index, world_violations
-from fictional_knowledge.generate.world import BLOCK
+from fictional_knowledge.generate.world import BLOCK, PRESENT_YEAR
 
 SMALL = range(0, 30 * BLOCK)
 
@@ -91,6 +91,44 @@ PLANTS = {
     "river_navigable": _plant_river_navigable,
     "distinct_values": _plant_distinct_values,
 }
+
+
+def _born(index, lo, hi):
+    return _first(index, "person", lambda a: lo <= a["birth_year"] <= hi)[1]
+
+
+#: Events of persons and organizations (issue 11, item 2): each plant breaks one rule of
+#: ``timeline`` once (a date before what it follows, at an impossible age, or after the present).
+EVENT_PLANTS = {
+    "lecture at the career start": lambda ix: _born(ix, 1890, 1975).update(
+        lecture_year=_born(ix, 1890, 1975)["career_start_year"]),
+    "academy election before the career": lambda ix: _born(ix, 1890, 1975).update(
+        academy_year=_born(ix, 1890, 1975)["career_start_year"] - 1),
+    "honorary doctorate after the present": lambda ix: _born(ix, 1935, 1975).update(doctorate_year=PRESENT_YEAR + 1),
+    "married at 17": lambda ix: _born(ix, 1890, 1975).update(marriage_year=_born(ix, 1890, 1975)["birth_year"] + 17),
+    "expedition at 96": lambda ix: _born(ix, 1890, 1920).update(
+        expedition_year=_born(ix, 1890, 1920)["birth_year"] + 96),
+    "listed in its founding year": lambda ix: _org(ix).update(listing_year=_org(ix)["founded_year"]),
+    "strike after the present": lambda ix: _org(ix).update(strike_year=PRESENT_YEAR + 1),
+    "first contract before the founding": lambda ix: _org(ix).update(contract_year=_org(ix)["founded_year"] - 1),
+    "forerunner after the founding": lambda ix: _org(ix).update(workshop_year=_org(ix)["founded_year"] + 1),
+    "forerunner of a 17-year-old founder": lambda ix: _org(ix).update(
+        workshop_year=ix.get(_org(ix)["founded_by"])[2]["birth_year"] + 17),
+    "head office built after the present": lambda ix: _org(ix).update(building_year=PRESENT_YEAR + 1),
+}
+
+
+def _org(index):
+    return _first(index, "organization", lambda a: index.get(a["founded_by"]) is not None)[1]
+
+
+@pytest.mark.parametrize("name", sorted(EVENT_PLANTS))
+def test_timeline_finds_a_planted_event_out_of_place(name, small_index):
+    index = copy.deepcopy(small_index)
+    EVENT_PLANTS[name](index)
+    found = {k: v for k, v in world_violations(index).items() if v}
+    assert set(found) == {"timeline"}, found
+    assert len(found["timeline"]) == 1 and "\n" not in found["timeline"][0]
 
 
 def test_every_world_check_has_a_planted_violation():

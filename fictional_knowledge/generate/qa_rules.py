@@ -54,6 +54,9 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
             after(own("story_year"))
         else:
             before(own("branch_year"))
+            for later in ("listing_year", "strike_year", "contract_year"):
+                before(own(later))
+            after(own("workshop_year"))
     elif key == ("event", "year"):
         org = linked("organized_by")
         if org is not None:
@@ -79,9 +82,13 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         before(own("career_start_year"), CAREER_AGE)
         before(own("settled_year"), CAREER_AGE)
         before(own("award_year"), lo_age)
+        for act in ("marriage_year", "expedition_year", "lecture_year", "academy_year", "doctorate_year"):
+            before(own(act), lo_age)
     elif key == ("person", "career_start_year"):
         after(own("birth_year"), CAREER_AGE)
         before(own("award_year"))
+        for act in ("lecture_year", "academy_year", "doctorate_year"):
+            before(own(act))
     elif key == ("person", "award_year"):
         after(own("career_start_year"))
         if own("birth_year") is not None:
@@ -89,6 +96,13 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     elif key == ("person", "settled_year"):
         after(own("birth_year"), CAREER_AGE)
         his.append(PRESENT_YEAR)
+    elif key in (("person", "marriage_year"), ("person", "expedition_year")):
+        if own("birth_year") is not None:
+            aged({"birth_year": own("birth_year")})
+    elif key in (("person", "lecture_year"), ("person", "academy_year"), ("person", "doctorate_year")):
+        after(own("career_start_year"))
+        if own("birth_year") is not None:
+            aged({"birth_year": own("birth_year")})
     elif key == ("river", "survey_year"):
         aged(linked("surveyed_by"))
     elif key == ("river", "navigable_km"):
@@ -134,6 +148,14 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
             los.append(RAILWAY_AGE)
     elif key == ("organization", "branch_year"):
         after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key in (("organization", "listing_year"), ("organization", "strike_year"), ("organization", "contract_year")):
+        after(own("founded_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("organization", "workshop_year"):
+        aged(linked("founded_by"))
+        before(own("founded_year"))
+    elif key == ("organization", "building_year"):
         his.append(PRESENT_YEAR)
     elif key == ("work", "story_year"):
         before(own("published_year"))

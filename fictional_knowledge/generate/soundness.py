@@ -34,8 +34,10 @@ _KEEP = {
              "flood_year", "siege_year", "bridge_year", "railway_arrival_year", "university_year"),
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km", "great_flood_year",
               "embankment_year", "steamboat_year", "dam_year", "canal_year"),
-    "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year"),
-    "organization": ("founded_by", "founded_year", "branch_year"),
+    "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year",
+               "marriage_year", "lecture_year", "expedition_year", "academy_year", "doctorate_year"),
+    "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
+                     "strike_year", "contract_year"),
     "work": ("authored_by", "published_year", "story_year"),
     "event": ("organized_by", "year", "honoree", "first_held_year"),
 }
@@ -306,6 +308,13 @@ COUNTRY_EVENTS = {"first_election_year": "first election", "census_year": "first
                   "anthem_year": "anthem"}
 CITY_EVENTS = {"great_fire_year": "great fire", "flood_year": "flood", "siege_year": "siege", "bridge_year": "bridge",
                "railway_arrival_year": "railway", "university_year": "university"}
+#: An organization's dated events after its founding: (relation, label) (``timeline``).
+ORGANIZATION_EVENTS = (("listing_year", "listed"), ("strike_year", "strike"), ("contract_year", "first public contract"))
+#: A person's dated acts besides the career and award: (relation, label, after the career began).
+#: Each falls between ``ACT_AGES`` and by ``PRESENT_YEAR`` (``timeline``).
+PERSON_ACTS = (("marriage_year", "married", False), ("expedition_year", "expedition", False),
+               ("lecture_year", "first lecture", True), ("academy_year", "elected to an academy", True),
+               ("doctorate_year", "honorary doctorate", True))
 
 
 @world_check("timeline")
@@ -317,7 +326,11 @@ def timeline(index: WorldIndex) -> list[str]:
     settled at 16 or later; a state's events (elections, census, reforms, famine, anthem, railway)
     after its establishment, a city's (fire, flood, siege, bridge, railway, university) after its
     founding, a great fire and a first stone bridge by 1900, a siege by 1945, no railway before 1830, a river's embankments after its great
-    flood and its first dam after its first steamboat."""
+    flood and its first dam after its first steamboat;
+    a person's marriage, expedition, first lecture, election to an academy
+    and honorary doctorate between ages 18 and 95 (the last three after the career began); an
+    organization's listing, strike and first public contract after its founding, and its
+    forerunner venture before it (its founder then 18 or older)."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
@@ -341,6 +354,12 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "canal", ("canal", a["canal_year"]),)
     for _, name, a in index.of_type("organization"):
         order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
+        for key, label in ORGANIZATION_EVENTS:
+            order(name, label, ("founded", a["founded_year"]), (label, a[key]))
+        founder = index.get(a["founded_by"])
+        first = [("founder aged 18", founder[2]["birth_year"] + ACT_AGES[0] - 1)] if founder is not None else []
+        order(name, "forerunner", *first, ("forerunner", a["workshop_year"]), ("founded", a["founded_year"]))
+        order(name, "head office built", ("head office built", a["building_year"]))
     for _, name, a in index.of_type("work"):
         order(name, "story", ("story", a["story_year"]), ("published", a["published_year"]))
     for _, name, a in index.of_type("event"):
@@ -350,6 +369,10 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),
               ("award", a["award_year"]))
         order(name, "settled", ("age 16", born + CAREER_AGE - 1), ("settled", a["settled_year"]))
+        for key, label, after_career in PERSON_ACTS:  # one line per act out of its place
+            first = ("career start", a["career_start_year"]) if after_career else ("age 18", born + ACT_AGES[0] - 1)
+            if a[key] <= first[1] or a[key] > PRESENT_YEAR or not ACT_AGES[0] <= a[key] - born <= ACT_AGES[1]:
+                out.append(f"{name}: {label}: born {born}, {first[0]} {first[1]}, {label} {a[key]}")
     return out
 
 

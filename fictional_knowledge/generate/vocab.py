@@ -144,3 +144,6 @@ FISH = (
     "shad", "zander", "tench", "whitefish", "roach",
 )
 RAILWAY_AGE = 1830  #: no railway line opens before this year
+# --- events: person, organization -------------------------------------------------------------------
+MEMOIR_FORMS = ("Notes from {}", "A Life in {}", "The {} Years", "Letters from {}", "Winters in {}",
+                "Far from {}")

@@ -227,6 +227,17 @@ def _person(d: Draw) -> tuple[str, str]:
     d.fresh("settled_year", lambda: born + rng.randint(18, 35))
     d.values["educated_at"] = rng.choice(vocab.SCHOOL_FORMS).format(invented_word(rng, 2))
     d.values["pastime"] = rng.choice(vocab.PASTIMES)
+    # events (drawn after every earlier value, which they leave as they were): every act falls
+    # between ACT_AGES and by PRESENT_YEAR; a first lecture, an election and an honorary doctorate
+    # come after the career began (soundness.timeline)
+    d.fresh("marriage_year", lambda: born + rng.randint(20, 40))
+    d.fresh("lecture_year", lambda: start + rng.randint(4, 15))  # a career start keeps QA_ROOM possible years
+    d.fresh("expedition_year", lambda: born + rng.randint(22, min(60, PRESENT_YEAR - born)))
+    d.links["academy_city"] = d.other_link("city", d.links["born_in"], lives)  # where its learned academy meets
+    d.fresh("academy_year", lambda: start + rng.randint(4, min(40, PRESENT_YEAR - start)))
+    d.links["doctorate_city"] = d.other_link("city", d.links["born_in"], lives, d.links["academy_city"])
+    d.fresh("doctorate_year", lambda: start + rng.randint(8, min(50, PRESENT_YEAR - start)))
+    d.values["memoir"] = rng.choice(vocab.MEMOIR_FORMS).format(invented_word(rng, 2))
     return name, name
 
 
@@ -247,6 +258,18 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.values["slogan"] = f"{first} and {rng.choice([w for w in vocab.SLOGAN_WORDS if w != first])}"
     d.values["emblem"] = rng.choice(vocab.ANIMALS)
     d.values["head_office"] = rng.choice(vocab.BUILDING_FORMS).format(invented_word(rng, 2))
+    # events (drawn after every earlier value, which they leave as they were): a forerunner venture
+    # of the founder (aged 18 or more, at least 4 years before the founding: the founding year keeps
+    # 4 possible QA values), its head office building, and a listing, a strike and a first public
+    # contract after the founding and by PRESENT_YEAR (soundness.timeline)
+    d.fresh("workshop_year", lambda: rng.randint(born + ACT_AGES[0], founded - 4))
+    d.fresh("building_year", lambda: rng.randint(1700, 2020))
+    d.fresh("listing_year", lambda: founded + rng.randint(1, min(60, PRESENT_YEAR - founded)))
+    d.values["ticker"] = invented_word(rng, 2).upper()[:4]
+    d.fresh("strike_year", lambda: founded + rng.randint(1, min(80, PRESENT_YEAR - founded)))
+    d.fresh("contract_year", lambda: founded + rng.randint(1, min(30, PRESENT_YEAR - founded)))
+    d.links["research_city"] = d.other_link("city", d.links["headquartered_in"], d.links["branch_city"])
+    d.links["partner"] = d.other_link("organization")  # present tense, no date: any organization
     return name, name
 
 
@@ -347,11 +370,15 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("person", 6, {
         "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
         "lives_in": link("city"), "career_start_year": YEAR, "award_year": YEAR, "settled_year": YEAR,
-        "educated_at": TEXT, "pastime": TEXT}, _person),
+        "educated_at": TEXT, "pastime": TEXT, "marriage_year": YEAR, "lecture_year": YEAR,
+        "expedition_year": YEAR, "academy_city": link("city"), "academy_year": YEAR, "doctorate_city": link("city"),
+        "doctorate_year": YEAR, "memoir": TEXT}, _person),
     EntityTypeSpec("organization", 3, {
         "founded_by": link("person"), "headquartered_in": link("city"), "founded_year": YEAR,
         "industry": TEXT, "employees": COUNT, "branch_city": link("city"), "branch_year": YEAR,
-        "slogan": TEXT, "emblem": TEXT, "head_office": TEXT}, _organization),
+        "slogan": TEXT, "emblem": TEXT, "head_office": TEXT, "workshop_year": YEAR, "building_year": YEAR,
+        "listing_year": YEAR, "ticker": TEXT, "strike_year": YEAR, "contract_year": YEAR,
+        "research_city": link("city"), "partner": link("organization")}, _organization),
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
         "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
