@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
-from fictional_knowledge.generate.world import ACT_AGES, ENTITY_SPECS, PRESENT_YEAR, format_value
+from fictional_knowledge.generate.world import ACT_AGES, BEGUN_AGE, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
 
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
@@ -32,7 +32,8 @@ _KEEP = {
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km"),
     "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year"),
     "organization": ("founded_by", "founded_year", "branch_year"),
-    "work": ("authored_by", "published_year", "story_year"),
+    "work": ("authored_by", "published_year", "story_year", "set_in", "draft_begun_year", "draft_found_year",
+             "inspiring_fire_year", "protagonist_born_year", "remembered_flood_year"),
     "event": ("organized_by", "year", "honoree", "first_held_year"),
 }
 SAME_VALUES = "_same_values"  #: kept per entity: its relations that share a value text, or that link to it
@@ -315,6 +316,17 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
     for _, name, a in index.of_type("work"):
         order(name, "story", ("story", a["story_year"]), ("published", a["published_year"]))
+        author = index.get(a["authored_by"])
+        if author is not None:
+            order(name, "drafts", ("author aged 13", author[2]["birth_year"] + BEGUN_AGE - 1),
+                  ("begun", a["draft_begun_year"]), ("published", a["published_year"]))
+            order(name, "lost draft", ("begun", a["draft_begun_year"]), ("draft found", a["draft_found_year"]))
+        setting = index.get(a["set_in"])
+        if setting is not None:
+            order(name, "fire", ("setting founded", setting[2]["founded_year"]),
+                  ("fire", a["inspiring_fire_year"]), ("published", a["published_year"]))
+        order(name, "story", ("protagonist born", a["protagonist_born_year"]),
+              ("remembered flood", a["remembered_flood_year"]), ("story opens", a["story_year"]))
     for _, name, a in index.of_type("event"):
         order(name, "first held", ("first held", a["first_held_year"]), ("this event", a["year"]))
     for _, name, a in index.of_type("person"):

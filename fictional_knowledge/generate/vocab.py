@@ -131,3 +131,12 @@ EVENT_THEMES = (
 )
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
+
+# --- events: work, event ---
+#: A book's working title (``work.working_title``) and the holders of its rights: organizations
+#: of these industries are preferred (``work.rights_holder``).
+WORKING_TITLE_FORMS = ("Songs of {}", "The Road to {}", "Letters from {}", "A Winter in {}", "The House at {}")
+RIGHTS_INDUSTRIES = frozenset({"publishing", "broadcasting", "education", "research"})
+#: The trophy an event awards (``event.trophy``) and its anthem (``event.anthem``).
+TROPHY_FORMS = ("{} Cup", "{} Trophy", "{} Shield", "{} Plate")
+ANTHEM_FORMS = ("{} March", "{} Hymn", "Ballad of {}", "Song of {}")

@@ -243,6 +243,27 @@ def _work(d: Draw) -> tuple[str, str]:
     published = d.values["published_year"]
     d.fresh("story_year", lambda: rng.randint(1000, published - 5))
     d.links["completed_in"] = d.other_link("city", d.links["set_in"])
+    # the book's history: begun at 14 or later (at least 5 years before publication), an early
+    # draft lost and found again later, a great fire of its setting (after the city's founding)
+    # that inspired it, and in its story: its protagonist's birth and a flood its characters
+    # remember (between that birth and the year the story opens). Years that bound one another lie
+    # at least QA_ROOM apart where a QA row needs room for distractors (qa_rules.value_bounds).
+    lo = max(born + BEGUN_AGE, published - 20)  # published >= born + 20: lo <= published - 6
+    begun = d.fresh("draft_begun_year", lambda: rng.randint(lo, min(published - 5, PRESENT_YEAR - QA_ROOM)))
+    d.fresh("draft_found_year", lambda: rng.randint(max(begun + 1, born + BEGUN_AGE + QA_ROOM), PRESENT_YEAR))
+    setting_founded = d.entity(d.links["set_in"]).values["founded_year"]
+    d.fresh("inspiring_fire_year", lambda: rng.randint(setting_founded + 1, published - 5))
+    story = d.values["story_year"]
+    hero_born = d.fresh("protagonist_born_year", lambda: rng.randint(story - 70, story - 15))
+    d.fresh("remembered_flood_year", lambda: rng.randint(hero_born + 1, story - 1))
+    holder = d.pick("organization")
+    for _ in range(20):
+        if d.entity(holder).values["industry"] in vocab.RIGHTS_INDUSTRIES:
+            break
+        holder = d.pick("organization")
+    d.links["rights_holder"] = holder
+    d.values["dedicatee"] = f"{rng.choice(vocab.FIRST_NAMES)} {invented_word(rng, 2)}"
+    d.values["working_title"] = rng.choice(vocab.WORKING_TITLE_FORMS).format(invented_word(rng, 2))
     return name, name
 
 
@@ -287,6 +308,7 @@ FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR = 1890, 1975
 HEAD_OF_STATE_BORN = 1945  # heads of state are described in the present tense: alive today
 PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year, no date lies after it
 ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
+BEGUN_AGE = 14  #: the youngest age at which an author begins a book (``work.draft_begun_year``)
 QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
@@ -315,7 +337,10 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
         "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
-        "completed_in": link("city")}, _work),
+        "completed_in": link("city"), "draft_begun_year": YEAR, "draft_found_year": YEAR,
+        "inspiring_fire_year": YEAR, "protagonist_born_year": YEAR, "remembered_flood_year": YEAR,
+        "rights_holder": link("organization"),
+        "dedicatee": TEXT, "working_title": TEXT}, _work),
     EntityTypeSpec("event", 2, {
         "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
         "attendance": COUNT, "honoree": link("person"), "first_held_year": YEAR, "month": TEXT,
