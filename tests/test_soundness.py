@@ -128,12 +128,32 @@ def _plant_work_flood_before_hero(index):
     attrs["remembered_flood_year"] = attrs["protagonist_born_year"] - 1  # remembered before the hero's birth
 
 
+def _plant_event_charter_after_first_edition(index):
+    _, attrs = _first(index, "event")
+    attrs["charter_signed_year"] = attrs["first_held_year"] + 1  # a series chartered after it began
+
+
+def _plant_event_flood_before_first_edition(index):
+    _, attrs = _first(index, "event")
+    attrs["flood_cancelled_year"] = attrs["first_held_year"] - 1  # an edition cancelled before the first
+
+
+def _plant_event_record_in_the_future(index):
+    from fictional_knowledge.generate.world import PRESENT_YEAR
+
+    _, attrs = _first(index, "event")
+    attrs["attendance_record_year"] = PRESENT_YEAR + 1
+
+
 #: Planted violations of the timeline rules of data version 1.3 (events): each is one timeline violation.
 TIMELINE_PLANTS = {
     "work_draft_begun_as_a_child": _plant_work_draft_begun_as_a_child,
     "work_draft_found_before_begun": _plant_work_draft_found_before_begun,
     "work_fire_before_setting": _plant_work_fire_before_setting,
     "work_flood_before_hero": _plant_work_flood_before_hero,
+    "event_charter_after_first_edition": _plant_event_charter_after_first_edition,
+    "event_flood_before_first_edition": _plant_event_flood_before_first_edition,
+    "event_record_in_the_future": _plant_event_record_in_the_future,
 }
 
 

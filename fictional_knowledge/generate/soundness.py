@@ -34,7 +34,8 @@ _KEEP = {
     "organization": ("founded_by", "founded_year", "branch_year"),
     "work": ("authored_by", "published_year", "story_year", "set_in", "draft_begun_year", "draft_found_year",
              "inspiring_fire_year", "protagonist_born_year", "remembered_flood_year"),
-    "event": ("organized_by", "year", "honoree", "first_held_year"),
+    "event": ("organized_by", "year", "honoree", "first_held_year", "charter_signed_year", "flood_cancelled_year",
+              "attendance_record_year", "statutes_year", "foreign_entry_year"),
 }
 SAME_VALUES = "_same_values"  #: kept per entity: its relations that share a value text, or that link to it
 #: Relations that may name the same entity: a capital may be its country's largest city.
@@ -329,6 +330,10 @@ def timeline(index: WorldIndex) -> list[str]:
               ("remembered flood", a["remembered_flood_year"]), ("story opens", a["story_year"]))
     for _, name, a in index.of_type("event"):
         order(name, "first held", ("first held", a["first_held_year"]), ("this event", a["year"]))
+        order(name, "charter", ("charter", a["charter_signed_year"]), ("first held", a["first_held_year"]))
+        for key, label in (("flood_cancelled_year", "cancelled by a flood"), ("attendance_record_year", "attendance record"),
+                           ("statutes_year", "statutes"), ("foreign_entry_year", "first foreign entrants")):
+            order(name, label, ("first held", a["first_held_year"]), (label, a[key]))
     for _, name, a in index.of_type("person"):
         born = a["birth_year"]
         order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),

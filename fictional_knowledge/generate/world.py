@@ -287,6 +287,17 @@ def _event(d: Draw) -> tuple[str, str]:
     d.values["theme"] = rng.choice(vocab.EVENT_THEMES)
     d.values["venue"] = rng.choice(vocab.VENUE_FORMS).format(invented_word(rng, 2))
     d.values["mascot"] = rng.choice(vocab.ANIMALS)
+    # the series' history: its founding charter signed 5-25 years before the first edition (the
+    # first edition's QA row keeps QA_ROOM possible years); after the first edition, in any order
+    # and before or after this one, an edition called off for a flood, an attendance record, new
+    # statutes and the first foreign entrants (at least QA_ROOM years lie between first held and now)
+    first = d.values["first_held_year"]
+    d.fresh("charter_signed_year", lambda: rng.randint(first - 25, first - QA_ROOM))
+    for relation in ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year"):
+        d.fresh(relation, lambda: rng.randint(first + 1, PRESENT_YEAR))
+    d.links["patron_city"] = d.other_link("city", d.links["held_in"])
+    d.values["trophy"] = rng.choice(vocab.TROPHY_FORMS).format(invented_word(rng, 2))
+    d.values["anthem"] = rng.choice(vocab.ANTHEM_FORMS).format(invented_word(rng, 2))
     return f"{d.core} {noun}", f"the {d.core} {noun}"
 
 
@@ -344,7 +355,9 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("event", 2, {
         "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
         "attendance": COUNT, "honoree": link("person"), "first_held_year": YEAR, "month": TEXT,
-        "theme": TEXT, "venue": TEXT, "mascot": TEXT}, _event),
+        "theme": TEXT, "venue": TEXT, "mascot": TEXT, "charter_signed_year": YEAR, "flood_cancelled_year": YEAR,
+        "attendance_record_year": YEAR, "statutes_year": YEAR, "foreign_entry_year": YEAR,
+        "patron_city": link("city"), "trophy": TEXT, "anthem": TEXT}, _event),
 )}
 
 
