@@ -42,8 +42,8 @@ def _plant_river_continent(index):
 
 
 def _plant_lifespan(index):
-    wid, attrs = _first(index, "work")
-    attrs["published_year"] = index.get(attrs["authored_by"])[2]["birth_year"] + 5  # a five-year-old author
+    _, attrs = _first(index, "river")  # (a book's publication also orders its drafts: timeline)
+    attrs["survey_year"] = index.get(attrs["surveyed_by"])[2]["birth_year"] + 5  # a five-year-old surveyor
 
 
 def _plant_head_of_state_age(index):
@@ -176,6 +176,62 @@ def test_timeline_finds_a_planted_event_out_of_order(plant, small_index):
     found = {k: v for k, v in world_violations(index).items() if v}
     assert set(found) == {"timeline"} and len(found["timeline"]) == 1, found
     assert f": {label}: " in found["timeline"][0]
+def _plant_work_draft_begun_as_a_child(index):
+    _, attrs = _first(index, "work")
+    attrs["draft_begun_year"] = index.get(attrs["authored_by"])[2]["birth_year"] + 10  # begun at ten
+
+
+def _plant_work_draft_found_before_begun(index):
+    _, attrs = _first(index, "work")
+    attrs["draft_found_year"] = attrs["draft_begun_year"] - 1  # a lost draft found before it was written
+
+
+def _plant_work_fire_before_setting(index):
+    _, attrs = _first(index, "work")
+    attrs["inspiring_fire_year"] = index.get(attrs["set_in"])[2]["founded_year"] - 1  # a fire before the city
+
+
+def _plant_work_flood_before_hero(index):
+    _, attrs = _first(index, "work")
+    attrs["remembered_flood_year"] = attrs["protagonist_born_year"] - 1  # remembered before the hero's birth
+
+
+def _plant_event_charter_after_first_edition(index):
+    _, attrs = _first(index, "event")
+    attrs["charter_signed_year"] = attrs["first_held_year"] + 1  # a series chartered after it began
+
+
+def _plant_event_flood_before_first_edition(index):
+    _, attrs = _first(index, "event")
+    attrs["flood_cancelled_year"] = attrs["first_held_year"] - 1  # an edition cancelled before the first
+
+
+def _plant_event_record_in_the_future(index):
+    from fictional_knowledge.generate.world import PRESENT_YEAR
+
+    _, attrs = _first(index, "event")
+    attrs["attendance_record_year"] = PRESENT_YEAR + 1
+
+
+#: Planted violations of the timeline rules of data version 1.3 (events): each is one timeline violation.
+TIMELINE_PLANTS = {
+    "work_draft_begun_as_a_child": _plant_work_draft_begun_as_a_child,
+    "work_draft_found_before_begun": _plant_work_draft_found_before_begun,
+    "work_fire_before_setting": _plant_work_fire_before_setting,
+    "work_flood_before_hero": _plant_work_flood_before_hero,
+    "event_charter_after_first_edition": _plant_event_charter_after_first_edition,
+    "event_flood_before_first_edition": _plant_event_flood_before_first_edition,
+    "event_record_in_the_future": _plant_event_record_in_the_future,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMELINE_PLANTS))
+def test_timeline_finds_a_planted_event_violation(name, small_index):
+    index = copy.deepcopy(small_index)
+    TIMELINE_PLANTS[name](index)
+    found = {k: v for k, v in world_violations(index).items() if v}
+    assert set(found) == {"timeline"}, found
+    assert len(found["timeline"]) == 1 and "\n" not in found["timeline"][0]
 
 
 def test_world_keeps_its_constraints_over_100k_entities():

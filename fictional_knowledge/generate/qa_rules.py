@@ -14,8 +14,11 @@ from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
 from fictional_knowledge.generate.soundness import CITY_EVENT_LAST, CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE
+from fictional_knowledge.generate.world import BEGUN_AGE
 
 INF = float("inf")
+#: An event series' dated events after its first edition (in any order, before or after the event).
+_SERIES_EVENTS = ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year")
 
 
 def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tuple[float, float] | None:
@@ -52,6 +55,8 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         aged(linked("authored_by" if etype == "work" else "founded_by"))
         if etype == "work":
             after(own("story_year"))
+            after(own("draft_begun_year"))
+            after(own("inspiring_fire_year"))
         else:
             before(own("branch_year"))
             for later in ("listing_year", "strike_year", "contract_year"):
@@ -66,6 +71,14 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         aged(linked("honoree"))
     elif key == ("event", "first_held_year"):
         before(own("year"))
+        after(own("charter_signed_year"))
+        for later in _SERIES_EVENTS:
+            before(own(later))
+    elif key == ("event", "charter_signed_year"):  # before the series' first edition
+        before(own("first_held_year"))
+    elif etype == "event" and relation in _SERIES_EVENTS:  # after the first edition, not after now
+        after(own("first_held_year"))
+        his.append(PRESENT_YEAR)
     elif relation in ("population", "area_km2") and etype == "city":  # less than its country's
         country = linked("located_in")
         if country is not None:
@@ -159,6 +172,26 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         his.append(PRESENT_YEAR)
     elif key == ("work", "story_year"):
         before(own("published_year"))
+        after(own("remembered_flood_year"))
+    elif key == ("work", "draft_begun_year"):  # begun at 14 or later, before publication and the draft's finding
+        author = linked("authored_by")
+        if author is not None:
+            los.append(author["birth_year"] + BEGUN_AGE)
+        before(own("published_year"))
+        before(own("draft_found_year"))
+    elif key == ("work", "draft_found_year"):
+        after(own("draft_begun_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("work", "inspiring_fire_year"):  # after its setting's founding, before publication
+        setting = linked("set_in")
+        if setting is not None:
+            los.append(setting["founded_year"] + 1)
+        before(own("published_year"))
+    elif key == ("work", "protagonist_born_year"):
+        before(own("remembered_flood_year"))
+    elif key == ("work", "remembered_flood_year"):  # between the protagonist's birth and the story's opening
+        after(own("protagonist_born_year"))
+        before(own("story_year"))
     if not los and not his:
         return None
     return (max(los) if los else -INF), (min(his) if his else INF)

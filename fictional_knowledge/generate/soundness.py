@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Iterator
 
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
-from fictional_knowledge.generate.world import ACT_AGES, CITY_EVENT_LAST, ENTITY_SPECS, PRESENT_YEAR, format_value
+from fictional_knowledge.generate.world import ACT_AGES, BEGUN_AGE, CITY_EVENT_LAST, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
 from fictional_knowledge.generate.vocab import RAILWAY_AGE
 
@@ -38,8 +38,10 @@ _KEEP = {
                "marriage_year", "lecture_year", "expedition_year", "academy_year", "doctorate_year"),
     "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
                      "strike_year", "contract_year"),
-    "work": ("authored_by", "published_year", "story_year"),
-    "event": ("organized_by", "year", "honoree", "first_held_year"),
+    "work": ("authored_by", "published_year", "story_year", "set_in", "draft_begun_year", "draft_found_year",
+             "inspiring_fire_year", "protagonist_born_year", "remembered_flood_year"),
+    "event": ("organized_by", "year", "honoree", "first_held_year", "charter_signed_year", "flood_cancelled_year",
+              "attendance_record_year", "statutes_year", "foreign_entry_year"),
 }
 SAME_VALUES = "_same_values"  #: kept per entity: its relations that share a value text, or that link to it
 #: Relations that may name the same entity: a capital may be its country's largest city.
@@ -362,8 +364,23 @@ def timeline(index: WorldIndex) -> list[str]:
         order(name, "head office built", ("head office built", a["building_year"]))
     for _, name, a in index.of_type("work"):
         order(name, "story", ("story", a["story_year"]), ("published", a["published_year"]))
+        author = index.get(a["authored_by"])
+        if author is not None:
+            order(name, "drafts", ("author aged 13", author[2]["birth_year"] + BEGUN_AGE - 1),
+                  ("begun", a["draft_begun_year"]), ("published", a["published_year"]))
+            order(name, "lost draft", ("begun", a["draft_begun_year"]), ("draft found", a["draft_found_year"]))
+        setting = index.get(a["set_in"])
+        if setting is not None:
+            order(name, "fire", ("setting founded", setting[2]["founded_year"]),
+                  ("fire", a["inspiring_fire_year"]), ("published", a["published_year"]))
+        order(name, "story", ("protagonist born", a["protagonist_born_year"]),
+              ("remembered flood", a["remembered_flood_year"]), ("story opens", a["story_year"]))
     for _, name, a in index.of_type("event"):
         order(name, "first held", ("first held", a["first_held_year"]), ("this event", a["year"]))
+        order(name, "charter", ("charter", a["charter_signed_year"]), ("first held", a["first_held_year"]))
+        for key, label in (("flood_cancelled_year", "cancelled by a flood"), ("attendance_record_year", "attendance record"),
+                           ("statutes_year", "statutes"), ("foreign_entry_year", "first foreign entrants")):
+            order(name, label, ("first held", a["first_held_year"]), (label, a[key]))
     for _, name, a in index.of_type("person"):
         born = a["birth_year"]
         order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),

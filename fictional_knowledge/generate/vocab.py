@@ -147,3 +147,11 @@ RAILWAY_AGE = 1830  #: no railway line opens before this year
 # --- events: person, organization -------------------------------------------------------------------
 MEMOIR_FORMS = ("Notes from {}", "A Life in {}", "The {} Years", "Letters from {}", "Winters in {}",
                 "Far from {}")
+# --- events: work, event ---
+#: A book's working title (``work.working_title``) and the holders of its rights: organizations
+#: of these industries are preferred (``work.rights_holder``).
+WORKING_TITLE_FORMS = ("Songs of {}", "The Road to {}", "Letters from {}", "A Winter in {}", "The House at {}")
+RIGHTS_INDUSTRIES = frozenset({"publishing", "broadcasting", "education", "research"})
+#: The trophy an event awards (``event.trophy``) and its anthem (``event.anthem``).
+TROPHY_FORMS = ("{} Cup", "{} Trophy", "{} Shield", "{} Plate")
+ANTHEM_FORMS = ("{} March", "{} Hymn", "Ballad of {}", "Song of {}")

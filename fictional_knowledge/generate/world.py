@@ -297,6 +297,27 @@ def _work(d: Draw) -> tuple[str, str]:
     published = d.values["published_year"]
     d.fresh("story_year", lambda: rng.randint(1000, published - 5))
     d.links["completed_in"] = d.other_link("city", d.links["set_in"])
+    # the book's history: begun at 14 or later (at least 5 years before publication), an early
+    # draft lost and found again later, a great fire of its setting (after the city's founding)
+    # that inspired it, and in its story: its protagonist's birth and a flood its characters
+    # remember (between that birth and the year the story opens). Years that bound one another lie
+    # at least QA_ROOM apart where a QA row needs room for distractors (qa_rules.value_bounds).
+    lo = max(born + BEGUN_AGE, published - 20)  # published >= born + 20: lo <= published - 6
+    begun = d.fresh("draft_begun_year", lambda: rng.randint(lo, min(published - 5, PRESENT_YEAR - QA_ROOM)))
+    d.fresh("draft_found_year", lambda: rng.randint(max(begun + 1, born + BEGUN_AGE + QA_ROOM), PRESENT_YEAR))
+    setting_founded = d.entity(d.links["set_in"]).values["founded_year"]
+    d.fresh("inspiring_fire_year", lambda: rng.randint(setting_founded + 1, published - 5))
+    story = d.values["story_year"]
+    hero_born = d.fresh("protagonist_born_year", lambda: rng.randint(story - 70, story - 15))
+    d.fresh("remembered_flood_year", lambda: rng.randint(hero_born + 1, story - 1))
+    holder = d.pick("organization")
+    for _ in range(20):
+        if d.entity(holder).values["industry"] in vocab.RIGHTS_INDUSTRIES:
+            break
+        holder = d.pick("organization")
+    d.links["rights_holder"] = holder
+    d.values["dedicatee"] = f"{rng.choice(vocab.FIRST_NAMES)} {invented_word(rng, 2)}"
+    d.values["working_title"] = rng.choice(vocab.WORKING_TITLE_FORMS).format(invented_word(rng, 2))
     return name, name
 
 
@@ -320,6 +341,17 @@ def _event(d: Draw) -> tuple[str, str]:
     d.values["theme"] = rng.choice(vocab.EVENT_THEMES)
     d.values["venue"] = rng.choice(vocab.VENUE_FORMS).format(invented_word(rng, 2))
     d.values["mascot"] = rng.choice(vocab.ANIMALS)
+    # the series' history: its founding charter signed 5-25 years before the first edition (the
+    # first edition's QA row keeps QA_ROOM possible years); after the first edition, in any order
+    # and before or after this one, an edition called off for a flood, an attendance record, new
+    # statutes and the first foreign entrants (at least QA_ROOM years lie between first held and now)
+    first = d.values["first_held_year"]
+    d.fresh("charter_signed_year", lambda: rng.randint(first - 25, first - QA_ROOM))
+    for relation in ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year"):
+        d.fresh(relation, lambda: rng.randint(first + 1, PRESENT_YEAR))
+    d.links["patron_city"] = d.other_link("city", d.links["held_in"])
+    d.values["trophy"] = rng.choice(vocab.TROPHY_FORMS).format(invented_word(rng, 2))
+    d.values["anthem"] = rng.choice(vocab.ANTHEM_FORMS).format(invented_word(rng, 2))
     return f"{d.core} {noun}", f"the {d.core} {noun}"
 
 
@@ -344,6 +376,7 @@ ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win o
 #: the last year of a city's events that belong to an era: a great fire of timber houses, a first
 #: stone bridge replacing a ferry, a siege of its walls (the cities are founded by 1880)
 CITY_EVENT_LAST = {"great_fire_year": 1900, "bridge_year": 1900, "siege_year": 1945}
+BEGUN_AGE = 14  #: the youngest age at which an author begins a book (``work.draft_begun_year``)
 QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
 #: The entity types, in block order. Entity-valued attributes hold the linked entity's id.
@@ -382,11 +415,16 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
         "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
-        "completed_in": link("city")}, _work),
+        "completed_in": link("city"), "draft_begun_year": YEAR, "draft_found_year": YEAR,
+        "inspiring_fire_year": YEAR, "protagonist_born_year": YEAR, "remembered_flood_year": YEAR,
+        "rights_holder": link("organization"),
+        "dedicatee": TEXT, "working_title": TEXT}, _work),
     EntityTypeSpec("event", 2, {
         "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
         "attendance": COUNT, "honoree": link("person"), "first_held_year": YEAR, "month": TEXT,
-        "theme": TEXT, "venue": TEXT, "mascot": TEXT}, _event),
+        "theme": TEXT, "venue": TEXT, "mascot": TEXT, "charter_signed_year": YEAR, "flood_cancelled_year": YEAR,
+        "attendance_record_year": YEAR, "statutes_year": YEAR, "foreign_entry_year": YEAR,
+        "patron_city": link("city"), "trophy": TEXT, "anthem": TEXT}, _event),
 )}
 
 
