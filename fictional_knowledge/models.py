@@ -182,9 +182,9 @@ class BuildConfig(FrozenModel):
                                  json_schema_extra={"flag": "--semantic"})
     compositional_probes: int = Field(5, ge=0, le=MAX_COMPOSITIONAL, description="Compositional probes per passage.",
                                       json_schema_extra={"flag": "--compositional"})
-    passage_min_words: int = Field(150, gt=0, le=100_000, description="Passage length target, lower end (words).",
+    passage_min_words: int = Field(300, gt=0, le=100_000, description="Passage length target, lower end (words).",
                                    json_schema_extra={"flag": "--min-words"})
-    passage_max_words: int = Field(600, gt=0, le=100_000, description="Passage length, upper bound (words).",
+    passage_max_words: int = Field(500, gt=0, le=100_000, description="Passage length, upper bound (words).",
                                    json_schema_extra={"flag": "--max-words"})
     distractors: int = Field(3, ge=3, le=DISTRACTORS_MAX, description="Wrong choices per multiple-choice QA row.",
                              json_schema_extra={"flag": "--distractors"})

@@ -142,3 +142,28 @@ def test_role_relations_need_inverse_clauses(tmp_path):
     folder = _edited(tmp_path, "organization.yaml", text[start:end + 1], "")
     with pytest.raises(TemplateError, match="founded_by.inverse: needed exactly for the role relations"):
         load_file(folder / "organization.yaml")
+
+
+def test_a_time_connective_fits_the_gap_it_bridges():
+    """"A few years later" follows a sentence whose year lies at most SOON_YEARS before, "Decades
+    afterwards" one further back; readings of neither kind may bridge any gap. Each kind is seen."""
+    soon_only = set(planner.LATER_SOON) - set(planner.LATER)
+    long_only = set(planner.LATER_LONG) - set(planner.LATER)
+    assert soon_only and long_only and not soon_only & long_only
+    seen = {"soon": 0, "long": 0}
+    for position in range(0, 12 * BLOCK):
+        _, content, sentences, _ = _written(position)
+        in_relative_clauses = {id(g) for g in content.context.values()}  # not what the sentence is about
+        prev_year = None
+        for para in sentences:
+            for s in para:
+                years = planner._years([f for f in s.facts if id(f) not in in_relative_clauses])
+                head = s.text.split(",", 1)[0] + ","
+                if head in soon_only:
+                    assert prev_year is not None and 0 < years[0] - prev_year <= planner.SOON_YEARS, s.text
+                    seen["soon"] += 1
+                elif head in long_only:
+                    assert prev_year is not None and years[0] - prev_year > planner.SOON_YEARS, s.text
+                    seen["long"] += 1
+                prev_year = years[-1] if years else None
+    assert seen["soon"] and seen["long"], seen

@@ -136,6 +136,10 @@ def _passage(seed: int, position: int, config: BuildConfig, templates: dict[str,
         plan = replace(plan, linked=plan.linked[:-1])  # the word estimate was low: drop a group
         bank = SentenceBank(plan, templates)
         sentences = realize(plan, templates, item_rng(seed, "passage-retry", (entity.id, len(plan.linked))), bank)
+    words = len(join(sentences).split())
+    if words > config.passage_max_words:  # its own facts alone: refuse rather than overrun the bound
+        raise InputError(f"the passage of {entity.name} needs {words} words, more than --max-words "
+                         f"{config.passage_max_words} (BuildConfig.passage_max_words) allows")
     _LAST_PASSAGE[:] = [key, (plan, bank, sentences)]
     return plan, bank, sentences
 

@@ -58,9 +58,16 @@ ADDITIVE = _readings(
 ADDITIVE_RATE = 0.12
 LATER = _readings(
     "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually|Still later|Some time later),",
-    "(Some|A few|Several|Many|A number of) years (later|afterwards|on),",
-    "In the (years|decades|period) that followed,",
-    "In (later|subsequent|the following) years,")
+    "In later years,")
+#: added to ``LATER`` by the gap since the previous sentence's year: "A few years later" never
+#: bridges two centuries, "Decades afterwards" never two years
+LATER_SOON = LATER + _readings(
+    "(Some|A few|Several) years (later|afterwards|on),", "In the (years|period) that followed,",
+    "In (subsequent|the following) years,")
+LATER_LONG = LATER + _readings(
+    "(Many|A great many) years (later|afterwards|on),", "In the decades that followed,",
+    "(Decades|Long) (later|afterwards),")
+SOON_YEARS = 19  #: the longest gap that "a few years later" may bridge; a longer one is "decades"
 SAME_YEAR = _readings("(In|During|Within) (the same|that same) year,", "That (same |)year,",
                       "(Also|Likewise) in that (same |)year,", "The same year,", "(In|During) that year,")
 ATTRIBUTION = _readings(
@@ -70,10 +77,11 @@ ATTRIBUTION = _readings(
     "As (local|official|surviving|published) (records|sources|accounts) (show|note|attest|record),",
     "By (local|official|contemporary) accounts,")
 ATTRIBUTION_RATE = 0.1
-#: year relations whose years order the events of a life or a history ("Later, ..."); a story's
-#: setting is not one
+#: year relations whose years order the events of a life or a history ("Later, ..."); the years
+#: inside a story (its setting, its hero's birth, a flood its characters remember) are not
+STORY_YEARS = frozenset({"story_year", "protagonist_born_year", "remembered_flood_year"})
 YEARLY = frozenset(name for spec in ENTITY_SPECS.values() for name, rel in spec.relations.items()
-                   if rel.target is None and rel.value is int and name not in COUNT_RELATIONS and name != "story_year")
+                   if rel.target is None and rel.value is int and name not in COUNT_RELATIONS and name not in STORY_YEARS)
 PRONOUN_RATE = 0.55
 SHORT_RATE = 0.25
 ROLE_SET = frozenset(ROLE_RELATIONS)
@@ -359,7 +367,8 @@ class _Writer:
             elif years is None:
                 years = _years(facts)
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
-                text = f"{LATER[int(rand() * len(LATER))]} {text}"
+                later = LATER_SOON if years[0] - prev_year <= SOON_YEARS else LATER_LONG
+                text = f"{later[int(rand() * len(later))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
                 text = f"{SAME_YEAR[int(rand() * len(SAME_YEAR))]} {text}"
             elif prev is not None and (connect or not first_in_para and rand() < ADDITIVE_RATE):

@@ -325,14 +325,18 @@ def timeline(index: WorldIndex) -> list[str]:
     the state's establishment, a charter after the city's founding, a branch after the
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
-    settled at 16 or later; a state's events (elections, census, reforms, famine, anthem, railway)
-    after its establishment, a city's (fire, flood, siege, bridge, railway, university) after its
-    founding, a great fire and a first stone bridge by 1900, a siege by 1945, no railway before 1830, a river's embankments after its great
-    flood and its first dam after its first steamboat;
-    a person's marriage, expedition, first lecture, election to an academy
-    and honorary doctorate between ages 18 and 95 (the last three after the career began); an
-    organization's listing, strike and first public contract after its founding, and its
-    forerunner venture before it (its founder then 18 or older)."""
+    settled at 16 or later. The events of data version 1.3: a state's (elections, census, reforms,
+    famine, anthem, railway) after its establishment; a city's (fire, flood, siege, bridge, railway,
+    university) after its founding, a great fire and a first stone bridge by 1900, a siege by 1945,
+    no railway before 1830; a river's embankments after its great flood and its first dam after its
+    first steamboat; a person's marriage, expedition, first lecture, election to an academy and
+    honorary doctorate between ages 18 and 95 (the last three after the career began); an
+    organization's listing, strike and first public contract after its founding, and its forerunner
+    venture before it (its founder then 18 or older); a book's drafts begun at 14 or later and before
+    publication, a lost draft found after it was begun, a fire of its setting after the city's
+    founding and before publication, its hero born before the flood the story remembers, which comes
+    before the story opens; an event series chartered before its first edition, and its cancellation
+    by a flood, attendance record, statutes and first foreign entrants after it."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
