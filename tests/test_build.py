@@ -199,3 +199,16 @@ def test_distractors_are_values_the_build_also_states(tmp_path):
     choices = [c for q in read_rows(tmp_path / "b", "qa") if q["entity_id"] in late - early for c in q["choices"]]
     assert len(choices) > 800
     assert sum(c in stated for c in choices) / len(choices) > 0.98
+
+
+@pytest.mark.parametrize("style", ["plain", "prose"])
+def test_a_passage_over_max_words_is_refused_not_written_longer(style, tmp_path):
+    """A passage whose own facts need more words than --max-words stops the build with one line,
+    in either style (plain ones were written longer than the bound, silently, before 0.5.0)."""
+    from fictional_knowledge.dataset.builder import build
+    from fictional_knowledge.errors import InputError
+
+    with pytest.raises(InputError, match=r"needs \d+ words, more than --max-words 100"):
+        build(BuildConfig(seed=0, entities=6, passage_min_words=50, passage_max_words=100, style=style),
+              tmp_path / style, workers=1)
+    assert not (tmp_path / style).exists()
