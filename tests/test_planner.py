@@ -145,12 +145,14 @@ def test_role_relations_need_inverse_clauses(tmp_path):
 
 
 def test_a_time_connective_fits_the_gap_it_bridges():
-    """"A few years later" follows a sentence whose year lies at most SOON_YEARS before, "Decades
-    afterwards" one further back; readings of neither kind may bridge any gap. Each kind is seen."""
-    soon_only = set(planner.LATER_SOON) - set(planner.LATER)
-    long_only = set(planner.LATER_LONG) - set(planner.LATER)
-    assert soon_only and long_only and not soon_only & long_only
-    seen = {"soon": 0, "long": 0}
+    """"A few years later" follows a sentence whose year lies at most SOON_YEARS before, "Many
+    years later" one further back, "Decades afterwards" one at least DECADES_YEARS back; the
+    readings of ``LATER`` may bridge any gap. Each kind is seen."""
+    soon = set(planner.LATER_SOON) - set(planner.LATER)
+    many = set(planner.LATER_LONG) - set(planner.LATER)
+    decades = set(planner.LATER_DECADES) - set(planner.LATER_LONG)
+    assert soon and many and decades and not soon & (many | decades)
+    seen = {"soon": 0, "many": 0, "decades": 0}
     for position in range(0, 12 * BLOCK):
         _, content, sentences, _ = _written(position)
         in_relative_clauses = {id(g) for g in content.context.values()}  # not what the sentence is about
@@ -159,11 +161,12 @@ def test_a_time_connective_fits_the_gap_it_bridges():
             for s in para:
                 years = planner._years([f for f in s.facts if id(f) not in in_relative_clauses])
                 head = s.text.split(",", 1)[0] + ","
-                if head in soon_only:
-                    assert prev_year is not None and 0 < years[0] - prev_year <= planner.SOON_YEARS, s.text
-                    seen["soon"] += 1
-                elif head in long_only:
-                    assert prev_year is not None and years[0] - prev_year > planner.SOON_YEARS, s.text
-                    seen["long"] += 1
+                gap = years[0] - prev_year if years and prev_year is not None else None
+                for kind, readings, ok in (("soon", soon, lambda g: 0 < g <= planner.SOON_YEARS),
+                                           ("many", many, lambda g: g > planner.SOON_YEARS),
+                                           ("decades", decades, lambda g: g >= planner.DECADES_YEARS)):
+                    if head in readings:
+                        assert gap is not None and ok(gap), (gap, s.text)
+                        seen[kind] += 1
                 prev_year = years[-1] if years else None
-    assert seen["soon"] and seen["long"], seen
+    assert all(seen.values()), seen

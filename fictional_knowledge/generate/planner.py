@@ -59,15 +59,14 @@ ADDITIVE_RATE = 0.12
 LATER = _readings(
     "(Later|Afterwards|Subsequently|Thereafter|After that|Later on|In time|Eventually|Still later|Some time later),",
     "In later years,")
-#: added to ``LATER`` by the gap since the previous sentence's year: "A few years later" never
-#: bridges two centuries, "Decades afterwards" never two years
+#: added to ``LATER`` by the gap since the previous sentence's year: "A few years later" bridges
+#: at most ``SOON_YEARS``, "Many years later" more, "Decades afterwards" at least ``DECADES_YEARS``
 LATER_SOON = LATER + _readings(
     "(Some|A few|Several) years (later|afterwards|on),", "In the (years|period) that followed,",
     "In (subsequent|the following) years,")
-LATER_LONG = LATER + _readings(
-    "(Many|A great many) years (later|afterwards|on),", "In the decades that followed,",
-    "(Decades|Long) (later|afterwards),")
-SOON_YEARS = 19  #: the longest gap that "a few years later" may bridge; a longer one is "decades"
+LATER_LONG = LATER + _readings("(Many|A great many) years (later|afterwards|on),")
+LATER_DECADES = LATER_LONG + _readings("In the decades that followed,", "(Decades|Long) (later|afterwards),")
+SOON_YEARS, DECADES_YEARS = 10, 30
 SAME_YEAR = _readings("(In|During|Within) (the same|that same) year,", "That (same |)year,",
                       "(Also|Likewise) in that (same |)year,", "The same year,", "(In|During) that year,")
 ATTRIBUTION = _readings(
@@ -367,7 +366,8 @@ class _Writer:
             elif years is None:
                 years = _years(facts)
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
-                later = LATER_SOON if years[0] - prev_year <= SOON_YEARS else LATER_LONG
+                gap = years[0] - prev_year
+                later = LATER_SOON if gap <= SOON_YEARS else LATER_LONG if gap < DECADES_YEARS else LATER_DECADES
                 text = f"{later[int(rand() * len(later))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
                 text = f"{SAME_YEAR[int(rand() * len(SAME_YEAR))]} {text}"
