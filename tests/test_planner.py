@@ -170,3 +170,19 @@ def test_a_time_connective_fits_the_gap_it_bridges():
                         seen[kind] += 1
                 prev_year = years[-1] if years else None
     assert all(seen.values()), seen
+
+
+def test_they_agrees_with_every_coordinated_verb():
+    """A person referred to as "they" takes "were"/"are"/"have" in every clause of the sentence,
+    not only the first ("they held a position ... and was given" was written before 0.5.0)."""
+    checked = 0
+    for position in range(0, 12 * BLOCK):
+        e, _, sentences, _ = _written(position)
+        if e.type != "person" or pronoun_of(0, e.position) != "they":
+            continue
+        for para in sentences:
+            for s in para:
+                if s.text.startswith("They ") or re.match(r"^[A-Z][^,]*, they ", s.text):
+                    checked += 1
+                    assert not re.search(r"(,| and) (was|is|has) ", s.text.split(" they ", 1)[-1]), s.text
+    assert checked

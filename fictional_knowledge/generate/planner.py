@@ -333,7 +333,7 @@ class _Writer:
                     if word not in text.split():
                         break
                     text = self.clause(f)
-            if i == 0 and pronoun == "they":
+            if pronoun == "they":  # the subject of every coordinated clause: "they held ... and were given"
                 text = _agree(text, pronoun)
             if isinstance(f, tuple):
                 stated.extend(f)
