@@ -248,7 +248,9 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.links["founded_by"] = d.pick("person", before_me=True)
     d.links["headquartered_in"] = d.pick("city")
     born = d.entity(d.links["founded_by"]).values["birth_year"]
-    d.values["founded_year"] = born + rng.randint(22, min(55, 2020 - born))
+    # by PRESENT_YEAR - QA_ROOM: a year after the founding then has QA_ROOM possible values (the answer
+    # and 4 distractors, qa_rules.value_bounds), as has the founding year after the forerunner below
+    d.values["founded_year"] = born + rng.randint(23, min(55, PRESENT_YEAR - QA_ROOM - born))
     d.values["industry"] = industry
     d.values["employees"] = rng.randint(12, 90_000)
     d.links["branch_city"] = d.other_link("city", d.links["headquartered_in"])
@@ -259,10 +261,10 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.values["emblem"] = rng.choice(vocab.ANIMALS)
     d.values["head_office"] = rng.choice(vocab.BUILDING_FORMS).format(invented_word(rng, 2))
     # events (drawn after every earlier value, which they leave as they were): a forerunner venture
-    # of the founder (aged 18 or more, at least 4 years before the founding: the founding year keeps
-    # 4 possible QA values), its head office building, and a listing, a strike and a first public
+    # of the founder (aged 18 or more, at least QA_ROOM years before the founding: the founding year
+    # keeps QA_ROOM possible QA values), its head office building, and a listing, a strike and a first public
     # contract after the founding and by PRESENT_YEAR (soundness.timeline)
-    d.fresh("workshop_year", lambda: rng.randint(born + ACT_AGES[0], founded - 4))
+    d.fresh("workshop_year", lambda: rng.randint(born + ACT_AGES[0], founded - QA_ROOM))
     d.fresh("building_year", lambda: rng.randint(1700, 2020))
     d.fresh("listing_year", lambda: founded + rng.randint(1, min(60, PRESENT_YEAR - founded)))
     d.values["ticker"] = invented_word(rng, 2).upper()[:4]
@@ -358,7 +360,7 @@ def _event(d: Draw) -> tuple[str, str]:
 def _honoree(d: Draw, year: int, tries: int = 40) -> int:
     """A person aged 23 to 90 in ``year`` (before the event in the world; ``ACT_AGES`` narrowed by
     ``QA_ROOM``, so that the honoree's possible ages leave the event's year room for distractors),
-    else the organizer's founder, who always is (founded 22-55 years after their birth, the event
+    else the organizer's founder, who always is (founded 23-55 years after their birth, the event
     1-40 years later)."""
     lo, hi = ACT_AGES[0] + QA_ROOM, ACT_AGES[1] - QA_ROOM
     for _ in range(tries):
