@@ -99,7 +99,7 @@ def _born(index, lo, hi):
 
 #: Events of persons and organizations (issue 11, item 2): each plant breaks one rule of
 #: ``timeline`` once (a date before what it follows, at an impossible age, or after the present).
-EVENT_PLANTS = {
+PERSON_ORGANIZATION_PLANTS = {
     "lecture at the career start": lambda ix: _born(ix, 1890, 1975).update(
         lecture_year=_born(ix, 1890, 1975)["career_start_year"]),
     "academy election before the career": lambda ix: _born(ix, 1890, 1975).update(
@@ -122,10 +122,10 @@ def _org(index):
     return _first(index, "organization", lambda a: index.get(a["founded_by"]) is not None)[1]
 
 
-@pytest.mark.parametrize("name", sorted(EVENT_PLANTS))
+@pytest.mark.parametrize("name", sorted(PERSON_ORGANIZATION_PLANTS))
 def test_timeline_finds_a_planted_event_out_of_place(name, small_index):
     index = copy.deepcopy(small_index)
-    EVENT_PLANTS[name](index)
+    PERSON_ORGANIZATION_PLANTS[name](index)
     found = {k: v for k, v in world_violations(index).items() if v}
     assert set(found) == {"timeline"}, found
     assert len(found["timeline"]) == 1 and "\n" not in found["timeline"][0]
@@ -148,7 +148,7 @@ def test_world_check_finds_its_planted_violation(name, small_index):
 
 #: the timeline rules of the events of states, cities and rivers: (type, which entity, plant, the
 #: label the one violation names)
-EVENT_PLANTS = {
+PLACE_PLANTS = {
     "census before the state": ("country", lambda a: True,
                                 lambda a: a.update(census_year=a["established_year"] - 1), "first census"),
     "state railway before 1830": ("country", lambda a: a["established_year"] < 1800,
@@ -167,9 +167,9 @@ EVENT_PLANTS = {
 }
 
 
-@pytest.mark.parametrize("plant", sorted(EVENT_PLANTS))
+@pytest.mark.parametrize("plant", sorted(PLACE_PLANTS))
 def test_timeline_finds_a_planted_event_out_of_order(plant, small_index):
-    etype, where, change, label = EVENT_PLANTS[plant]
+    etype, where, change, label = PLACE_PLANTS[plant]
     index = copy.deepcopy(small_index)
     _, attrs = _first(index, etype, where)
     change(attrs)
