@@ -367,7 +367,9 @@ class _Writer:
                 years = _years(facts)
             if prev is not None and prev_year is not None and years and years[0] > prev_year:
                 gap = years[0] - prev_year
-                later = LATER_SOON if gap <= SOON_YEARS else LATER_LONG if gap < DECADES_YEARS else LATER_DECADES
+                # a retry (``connect``) takes the plain readings, no two of which open alike
+                later = (LATER if connect else LATER_SOON if gap <= SOON_YEARS
+                         else LATER_LONG if gap < DECADES_YEARS else LATER_DECADES)
                 text = f"{later[int(rand() * len(later))]} {text}"
             elif prev is not None and prev_year is not None and years and years[0] == prev_year:
                 text = f"{SAME_YEAR[int(rand() * len(SAME_YEAR))]} {text}"
