@@ -270,7 +270,7 @@ def test_inject_with_a_real_tokenizer_and_hf_datasets(regime):
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
     stream = datasets.load_dataset(str(folder), "background", split="train").to_iterable_dataset()
     schedule = datasets.load_dataset(str(folder), "injection", split="train")
-    batches = list(inject(stream, schedule, batch_size=3, seq_len=512, tokenizer=tok, strict=False))  # 4 batches of background
+    batches = list(inject(stream, schedule, batch_size=3, seq_len=1024, tokenizer=tok, strict=False))  # 4 batches of background
     first = schedule[0]["text"]
     expected = tok(first, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     assert [b["injected"] for b in batches[:3]] == [3, 3, 3]  # 9 texts spread over 3 batches of 3 rows
