@@ -14,11 +14,9 @@ from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
 from fictional_knowledge.generate.soundness import CITY_EVENT_LAST, CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE
-from fictional_knowledge.generate.world import BEGUN_AGE
+from fictional_knowledge.generate.world import BEGUN_AGE, SERIES_EVENTS
 
 INF = float("inf")
-#: An event series' dated events after its first edition (in any order, before or after the event).
-_SERIES_EVENTS = ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year")
 
 
 def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tuple[float, float] | None:
@@ -72,11 +70,11 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     elif key == ("event", "first_held_year"):
         before(own("year"))
         after(own("charter_signed_year"))
-        for later in _SERIES_EVENTS:
+        for later in SERIES_EVENTS:
             before(own(later))
     elif key == ("event", "charter_signed_year"):  # before the series' first edition
         before(own("first_held_year"))
-    elif etype == "event" and relation in _SERIES_EVENTS:  # after the first edition, not after now
+    elif etype == "event" and relation in SERIES_EVENTS:  # after the first edition, not after now
         after(own("first_held_year"))
         his.append(PRESENT_YEAR)
     elif relation in ("population", "area_km2") and etype == "city":  # less than its country's

@@ -349,7 +349,7 @@ def _event(d: Draw) -> tuple[str, str]:
     # statutes and the first foreign entrants (at least QA_ROOM years lie between first held and now)
     first = d.values["first_held_year"]
     d.fresh("charter_signed_year", lambda: rng.randint(first - 25, first - QA_ROOM))
-    for relation in ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year"):
+    for relation in SERIES_EVENTS:
         d.fresh(relation, lambda: rng.randint(first + 1, PRESENT_YEAR))
     d.links["patron_city"] = d.other_link("city", d.links["held_in"])
     d.values["trophy"] = rng.choice(vocab.TROPHY_FORMS).format(invented_word(rng, 2))
@@ -378,6 +378,8 @@ ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win o
 #: the last year of a city's events that belong to an era: a great fire of timber houses, a first
 #: stone bridge replacing a ferry, a siege of its walls (the cities are founded by 1880)
 CITY_EVENT_LAST = {"great_fire_year": 1900, "bridge_year": 1900, "siege_year": 1945}
+#: an event series' dated events after its first edition, in the order they are drawn (``_event``)
+SERIES_EVENTS = ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year")
 BEGUN_AGE = 14  #: the youngest age at which an author begins a book (``work.draft_begun_year``)
 QA_ROOM = 5  #: possible values a bounded year keeps for its QA row: the answer and 4 distractors
 
