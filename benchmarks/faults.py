@@ -435,9 +435,18 @@ def _env() -> dict:
             "PYTHONWARNINGS": "ignore"}
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: Ctrl-C back to its default, so that Python installs its own
+    handler. A process started with SIGINT ignored (a suite run under ``nohup`` or ``cmd &`` from a
+    non-interactive shell) passes that on, and the interrupt cases would then see a build that
+    cannot be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _popen(ctx: Ctx, argv: list[str], **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "fictional_knowledge", *argv], cwd=ctx.c, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, **kw)
 
 
 def _finish(p: subprocess.Popen, limit: float = SUBPROCESS_LIMIT) -> Outcome:
@@ -554,6 +563,7 @@ def run_fsize(limit_bytes: int):
         import resource
 
         def limit():
+            _default_sigint()
             os.setsid()
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
         p = subprocess.Popen([sys.executable, "-m", "fictional_knowledge", *argv], cwd=ctx.c, env=_env(),
