@@ -159,3 +159,34 @@ def test_readme_table_is_what_the_command_prints_on_the_default_build(tmp_path):
     from fictional_knowledge.dataset.figures import build_figures, format_figures
 
     assert soundness == format_figures(build_figures(tmp_path / "seed-0"))  # "Soundness figures"
+
+
+def test_distinct_inventory_cuts_each_clause_list_to_its_first_lines():
+    """``benchmarks/distinct_inventory.py`` measures distinct-n on builds whose clause lists are cut:
+    a fraction of 1 must leave the templates as they are, and a smaller one keep exactly the
+    readings of each list's first source lines."""
+    import importlib.util
+    import math
+    from pathlib import Path
+
+    import yaml
+
+    from fictional_knowledge.generate.templates import expand, load_templates
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distinct_inventory.py"
+    spec = importlib.util.spec_from_file_location("fk_distinct_inventory", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    full = load_templates()
+    same, pairs_all = bench.cut_templates(1.0)
+    half, pairs_half = bench.cut_templates(0.5)
+    assert 0 < pairs_half < pairs_all
+    for etype, t in full.items():
+        assert same[etype].clauses == t.clauses and same[etype].openers == t.openers
+        raw = yaml.safe_load(t.file.read_text(encoding="utf-8"))["relations"]
+        for rel, compiled in t.clauses.items():
+            sources = raw[rel]["clauses"]
+            kept = sources[:math.ceil(len(sources) / 2)]
+            want = [" ".join(r.split()) for s in kept for r in expand(s)]
+            assert [c.source for c in half[etype].clauses[rel]] == want, (etype, rel)
+            assert len(half[etype].clauses[rel]) < len(compiled)
