@@ -122,3 +122,44 @@ def test_missing_type_file_is_reported(tmp_path):
     (folder / "event.yaml").unlink()
     with pytest.raises(TemplateError, match="event"):
         load_templates(str(folder))
+
+
+def test_simple_templates_are_read_as_jinja2_reads_them():
+    """Text-and-slot templates are read without jinja2 (``_simple_parts``, for load time): every
+    template string of the shipped files, each reading of its word alternations, and some edge
+    cases must give jinja2's own parts, or be left to jinja2 (None)."""
+    import jinja2
+    import yaml
+
+    from fictional_knowledge.generate import templates as T
+
+    def strings(node):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for v in node.values():
+                yield from strings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v)
+
+    sources = {"{{ a }}{{ b }}", "x {{ object|a_an }}.", "{{object}} y", "{{ none }}", "{{ object | upper }}",
+               "{% if x %}y{% endif %}", "a { b {{ c }}", "{{- object }}", "{{ object }}\r\nz", "{# c #}{{ d }}",
+               "{{ Subject }} and {{ their }} {{ object | a_an }}"}
+    for path in templates_dir().glob("*.yaml"):
+        for s in strings(yaml.safe_load(path.read_text(encoding="utf-8"))):
+            sources.add(s)
+            sources.update(T.expand(s) if len(T.expand(s)) <= T.MAX_EXPANSIONS else ())
+    fast_ones = 0
+    for src in sorted(sources):
+        fast = T._simple_parts(src)
+        try:
+            slow = T._jinja_parts(T.ENV.parse(src))
+        except jinja2.TemplateSyntaxError:
+            assert fast is None, src
+            continue
+        if fast is not None:
+            fast_ones += 1
+            assert fast == slow, src
+    assert fast_ones > 5000
+    assert T._simple_parts("{{ none }}") is None and T._simple_parts("{{ object | upper }}") is None

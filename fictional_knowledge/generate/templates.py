@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import jinja2
 import yaml
@@ -105,14 +105,40 @@ class Compiled:
     render: Callable[[dict], str]
 
 
-def _compile(source: str, where: str) -> Compiled:
-    try:
-        ast = ENV.parse(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}: jinja2 syntax error: {exc.message}") from None
+_SLOT = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *(?:\| *([A-Za-z_][A-Za-z0-9_]*) *)?\}\}")
+
+
+_JINJA_WORDS = {"true", "false", "none", "and", "or", "not", "in", "is", "if", "else", "elif", "for",
+                "recursive", "loop", "self", "varargs", "kwargs", "caller"}
+
+
+def _simple_parts(source: str) -> Optional[list]:
+    """The parts of a template of plain text and ``{{ slot }}`` / ``{{ slot | filter }}`` only,
+    read without jinja2 (parsing ~9,000 readings with jinja2 was most of the templates' load time);
+    None for anything else (blocks, comments, expressions, braces in the text), which jinja2 reads."""
+    if "\r" in source:  # jinja2 rewrites line ends
+        return None
     parts: list = []
-    fast = len(ast.body) == 1 and isinstance(ast.body[0], nodes.Output)
-    for node in ast.body[0].nodes if fast else ():
+    at = 0
+    for m in _SLOT.finditer(source):
+        parts.append(source[at:m.start()])
+        name, flt = m.group(1), m.group(2)
+        if name.lower() in _JINJA_WORDS or (flt is not None and flt not in FILTERS):
+            return None
+        parts.append((name, FILTERS[flt] if flt else None))
+        at = m.end()
+    parts.append(source[at:])
+    if any(isinstance(p, str) and ("{" in p or "}" in p) for p in parts):
+        return None
+    return [p for p in parts if p != ""]
+
+
+def _jinja_parts(ast) -> Optional[list]:
+    """The same parts, from jinja2's parse tree; None if the template is more than text and slots."""
+    parts: list = []
+    if not (len(ast.body) == 1 and isinstance(ast.body[0], nodes.Output)):
+        return None
+    for node in ast.body[0].nodes:
         if isinstance(node, nodes.TemplateData):
             parts.append(node.data)
         elif isinstance(node, nodes.Name):
@@ -121,11 +147,21 @@ def _compile(source: str, where: str) -> Compiled:
               and node.name in FILTERS and not node.args and not node.kwargs):
             parts.append((node.node.name, FILTERS[node.name]))
         else:
-            fast = False
-            break
-    if not fast:
-        template = ENV.from_string(source)
-        return Compiled(source, frozenset(meta.find_undeclared_variables(ast)), lambda ctx: template.render(ctx))
+            return None
+    return parts
+
+
+def _compile(source: str, where: str) -> Compiled:
+    parts = _simple_parts(source)
+    if parts is None:
+        try:
+            ast = ENV.parse(source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: jinja2 syntax error: {exc.message}") from None
+        parts = _jinja_parts(ast)
+        if parts is None:
+            template = ENV.from_string(source)
+            return Compiled(source, frozenset(meta.find_undeclared_variables(ast)), lambda ctx: template.render(ctx))
     # text, slots and filters only: the slots are the names it reads (what jinja2.meta finds, at a
     # fraction of the cost: loading the templates is most of a small command's start-up)
     slots = frozenset(p[0] for p in parts if not isinstance(p, str))
@@ -248,40 +284,50 @@ def check_prose(t: "TypeTemplates") -> None:
       of the same relation, so semantic probes stay out of passages and paraphrases."""
     name = t.file.name
     subject = {"subject": "\x02", "Subject": "\x02"}
+    memo: dict = {}
+
+    def leads_of(c: Compiled, slot: str = "object", prefix: dict | None = None) -> set[tuple[str, ...]]:
+        key = (id(c), slot, prefix is not None)  # every template's leads once (inverse clauses serve every relation)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = _leads(c, slot, prefix)
+        return got
 
     def predicates(rel: str) -> set[tuple[str, ...]]:
         out = set()
         for c in t.clauses.get(rel, ()):
-            out |= _leads(c)
+            out |= leads_of(c)
         for other, inv in t.inverse_by_object.items():
             if other != rel:
                 for c in inv:
-                    out |= _leads(c, "subject")
+                    out |= leads_of(c, "subject")
         for c in t.passage[rel] + t.semantic[rel]:
             if c.source.startswith("{{ Subject }} "):
-                out |= {lead[1:] for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)}
+                out |= {lead[1:] for lead in leads_of(c, prefix=subject) if lead[:1] == ("\x02",)}
         return out
 
     every = {rel: predicates(rel) for rel in t.passage}
     # a compositional probe's full sentence is true too: "X is set in a city of the country of Y"
     every["compositions"] = {tuple(c.render(subject).lower().split())[1:] for _, inputs in t.compositions
                              for c in inputs if c.source.startswith("{{ Subject }} ")}
-    clause_leads = {rel: {lead for c in t.clauses.get(rel, ()) for lead in _leads(c)} for rel in t.passage}
+    clause_leads = {rel: {lead for c in t.clauses.get(rel, ()) for lead in leads_of(c)} for rel in t.passage}
     plain_leads = {rel: {lead[1:] for c in t.passage[rel] + t.semantic[rel] if c.source.startswith("{{ Subject }} ")
-                         for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)} for rel in t.passage}
+                         for lead in leads_of(c, prefix=subject) if lead[:1] == ("\x02",)} for rel in t.passage}
+    # a plain sentence's lead is checked only against clauses that do not repeat a plain sentence:
+    # plain against plain (and against compositions) is the plain generator's business (completions.py)
+    pools = {"clauses": every,
+             "plain": {rel: clause_leads[rel] - plain_leads[rel] for rel in t.passage}}
+    # every beginning of every lead of a pool: "lead begins some x of the pool" is then one lookup
+    begins = {kind: {other: {x[:k] for x in leads for k in range(len(x) + 1)} for other, leads in pool.items()}
+              for kind, pool in pools.items()}
     for rel, clauses in t.clauses.items():
-        own = [(f"clauses {c.source!r}", lead) for c in clauses for lead in _leads(c)]
-        own += [(f"passage/semantic {c.source!r}", lead[1:]) for c in t.passage[rel] + t.semantic[rel]
-                if c.source.startswith("{{ Subject }} ") for lead in _leads(c, prefix=subject) if lead[:1] == ("\x02",)]
-        for where, lead in own:
-            for other, leads in every.items():
-                # a plain sentence's lead is checked only against clauses that do not repeat a plain
-                # sentence: plain against plain is the plain generator's business (completions.py)
-                if other == "compositions" and not where.startswith("clauses"):
-                    continue  # plain against compositions: the plain generator's business too
-                pool = leads if where.startswith("clauses") else clause_leads[other] - plain_leads[other]
-                clash = next((x for x in pool if other != rel and x[:len(lead)] == lead), None)
-                if clash is not None:
+        own = [("clauses", f"clauses {c.source!r}", lead) for c in clauses for lead in leads_of(c)]
+        own += [("plain", f"passage/semantic {c.source!r}", lead[1:]) for c in t.passage[rel] + t.semantic[rel]
+                if c.source.startswith("{{ Subject }} ") for lead in leads_of(c, prefix=subject) if lead[:1] == ("\x02",)]
+        for kind, where, lead in own:
+            for other, heads in begins[kind].items():
+                if other != rel and lead in heads:
+                    clash = next(x for x in pools[kind][other] if x[:len(lead)] == lead)
                     raise TemplateError(f"{name}: relations.{rel}.{where}: {' '.join(lead)!r} is ambiguous: "
                                         f"{other!r} also reads {' '.join(clash)!r} before its value")
         semantic = {c.render({**subject, "object": "\x00"}) for c in t.semantic[rel]}
