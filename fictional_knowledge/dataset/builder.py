@@ -32,7 +32,7 @@ from fictional_knowledge.models import CONFIG_NAMES, BuildConfig, ConfigSummary,
 from fictional_knowledge.generate.templates import load_templates, template_hashes
 from fictional_knowledge.generate.world import BLOCK, WINDOW, closure, entity_at, pointing_at
 
-CHUNK_BLOCKS = 25  # 500 entities per chunk and parquet file
+CHUNK_BLOCKS = 13  # 260 entities per chunk and parquet file (peak RSS per worker follows a chunk's rows)
 
 
 class BuildError(InputError):
