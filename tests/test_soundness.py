@@ -204,7 +204,38 @@ def _plant_event_record_in_the_future(index):
     attrs["attendance_record_year"] = PRESENT_YEAR + 1
 
 
-#: Planted violations of the timeline rules of data version 1.3 (events): each is one timeline violation.
+def _plant_work_serialized_before_begun(index):
+    _, attrs = _first(index, "work")
+    attrs["serialized_year"] = attrs["draft_begun_year"]  # serialized before a line of it was written
+
+
+def _plant_work_radio_before_begun(index):
+    _, attrs = _first(index, "work", lambda a: a["draft_begun_year"] > 1930)
+    attrs["radio_reading_year"] = attrs["draft_begun_year"] - 1  # read out before it was begun
+
+
+def _plant_work_radio_before_radio(index):
+    _, attrs = _first(index, "work", lambda a: a["draft_begun_year"] < 1910)
+    attrs["radio_reading_year"] = 1919  # read out before there was radio
+
+
+def _plant_event_fair_after_charter(index):
+    _, attrs = _first(index, "event")
+    attrs["forerunner_fair_year"] = attrs["charter_signed_year"]  # a forerunner as old as the charter
+
+
+def _plant_event_boycott_before_charter(index):
+    _, attrs = _first(index, "event")
+    attrs["boycott_year"] = attrs["charter_signed_year"] - 1  # a boycott of a series not yet chartered
+
+
+def _plant_event_boycott_in_the_future(index):
+    _, attrs = _first(index, "event")
+    attrs["boycott_year"] = PRESENT_YEAR + 1
+
+
+#: Planted violations of the timeline rules of data version 1.3 (events) and 1.4 (the work's and
+#: the event's new events): each is one timeline violation.
 TIMELINE_PLANTS = {
     **PERSON_ORGANIZATION_PLANTS,
     "work_draft_begun_as_a_child": _plant_work_draft_begun_as_a_child,
@@ -214,6 +245,12 @@ TIMELINE_PLANTS = {
     "event_charter_after_first_edition": _plant_event_charter_after_first_edition,
     "event_flood_before_first_edition": _plant_event_flood_before_first_edition,
     "event_record_in_the_future": _plant_event_record_in_the_future,
+    "work_serialized_before_begun": _plant_work_serialized_before_begun,
+    "work_radio_before_begun": _plant_work_radio_before_begun,
+    "work_radio_before_radio": _plant_work_radio_before_radio,
+    "event_fair_after_charter": _plant_event_fair_after_charter,
+    "event_boycott_before_charter": _plant_event_boycott_before_charter,
+    "event_boycott_in_the_future": _plant_event_boycott_in_the_future,
 }
 
 
@@ -224,6 +261,33 @@ def test_timeline_finds_a_planted_event_violation(name, small_index):
     found = {k: v for k, v in world_violations(index).items() if v}
     assert set(found) == {"timeline"}, found
     assert len(found["timeline"]) == 1 and "\n" not in found["timeline"][0]
+
+
+def test_every_bounded_year_holds_its_value_and_room_for_qa_distractors():
+    """Every year with QA bounds (``qa_rules.value_bounds``: a book's radio reading after its draft
+    was begun, a boycott after the series' charter...) lies inside them, and they leave at least
+    QA_ROOM possible years (the answer and DISTRACTORS_MAX distractors), over 600 blocks."""
+    from fictional_knowledge.generate.qa_rules import value_bounds, value_kind
+    from fictional_knowledge.generate.world import QA_ROOM, entity_at
+    from fictional_knowledge.models import DISTRACTORS_MAX
+
+    assert QA_ROOM >= DISTRACTORS_MAX + 1
+
+    def attrs(position):
+        e = entity_at(0, position)
+        return {**e.values, **e.links}
+
+    narrowest: dict[tuple[str, str], int] = {}
+    for p in range(600 * BLOCK):
+        e, a = entity_at(0, p), attrs(p)
+        for relation, value in e.values.items():
+            bounds = value_bounds(e.type, relation, a, attrs) if value_kind(e.type, relation) == ("year",) else None
+            if bounds is not None:
+                assert bounds[0] <= value <= bounds[1], (e.name, relation, value, bounds)
+                width = bounds[1] - bounds[0] + 1
+                narrowest[e.type, relation] = min(width, narrowest.get((e.type, relation), width))
+    assert {k: v for k, v in narrowest.items() if v < QA_ROOM} == {}
+    assert {("work", "radio_reading_year"), ("event", "boycott_year"), ("event", "forerunner_fair_year")} <= set(narrowest)
 
 
 def test_world_keeps_its_constraints_over_100k_entities():

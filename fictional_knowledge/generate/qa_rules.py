@@ -14,6 +14,7 @@ from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
 from fictional_knowledge.generate.soundness import CITY_EVENT_LAST, CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE
+from fictional_knowledge.generate.vocab import RADIO_AGE
 from fictional_knowledge.generate.world import BEGUN_AGE, SERIES_EVENTS
 
 INF = float("inf")
@@ -72,10 +73,17 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         after(own("charter_signed_year"))
         for later in SERIES_EVENTS:
             before(own(later))
-    elif key == ("event", "charter_signed_year"):  # before the series' first edition
+    elif key == ("event", "charter_signed_year"):  # before the series' first edition and its boycott
         before(own("first_held_year"))
+        after(own("forerunner_fair_year"))
+        before(own("boycott_year"))
     elif etype == "event" and relation in SERIES_EVENTS:  # after the first edition, not after now
         after(own("first_held_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("event", "forerunner_fair_year"):  # the village fair the series grew out of: before its charter
+        before(own("charter_signed_year"))
+    elif key == ("event", "boycott_year"):  # after the charter, not after now
+        after(own("charter_signed_year"))
         his.append(PRESENT_YEAR)
     elif relation in ("population", "area_km2") and etype == "city":  # less than its country's
         country = linked("located_in")
@@ -177,6 +185,8 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
             los.append(author["birth_year"] + BEGUN_AGE)
         before(own("published_year"))
         before(own("draft_found_year"))
+        before(own("serialized_year"))
+        before(own("radio_reading_year"))
     elif key == ("work", "draft_found_year"):
         after(own("draft_begun_year"))
         his.append(PRESENT_YEAR)
@@ -190,6 +200,13 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
     elif key == ("work", "remembered_flood_year"):  # between the protagonist's birth and the story's opening
         after(own("protagonist_born_year"))
         before(own("story_year"))
+    elif key == ("work", "serialized_year"):  # after the draft was begun, not after now
+        after(own("draft_begun_year"))
+        his.append(PRESENT_YEAR)
+    elif key == ("work", "radio_reading_year"):  # after the draft was begun and the coming of radio, not after now
+        after(own("draft_begun_year"))
+        los.append(RADIO_AGE)
+        his.append(PRESENT_YEAR)
     if not los and not his:
         return None
     return (max(los) if los else -INF), (min(his) if his else INF)

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
 from fictional_knowledge.generate.world import ACT_AGES, BEGUN_AGE, CITY_EVENT_LAST, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
-from fictional_knowledge.generate.vocab import RAILWAY_AGE
+from fictional_knowledge.generate.vocab import RADIO_AGE, RAILWAY_AGE
 
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
 CAREER_AGE = 16  #: the youngest age at which a person starts a career or settles in a city of their own
@@ -39,9 +39,10 @@ _KEEP = {
     "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
                      "strike_year", "contract_year"),
     "work": ("authored_by", "published_year", "story_year", "set_in", "draft_begun_year", "draft_found_year",
-             "inspiring_fire_year", "protagonist_born_year", "remembered_flood_year"),
+             "inspiring_fire_year", "protagonist_born_year", "remembered_flood_year", "serialized_year",
+             "radio_reading_year"),
     "event": ("organized_by", "year", "honoree", "first_held_year", "charter_signed_year", "flood_cancelled_year",
-              "attendance_record_year", "statutes_year", "foreign_entry_year"),
+              "attendance_record_year", "statutes_year", "foreign_entry_year", "forerunner_fair_year", "boycott_year"),
 }
 SAME_VALUES = "_same_values"  #: kept per entity: its relations that share a value text, or that link to it
 #: Relations that may name the same entity: a capital may be its country's largest city.
@@ -336,7 +337,9 @@ def timeline(index: WorldIndex) -> list[str]:
     publication, a lost draft found after it was begun, a fire of its setting after the city's
     founding and before publication, its hero born before the flood the story remembers, which comes
     before the story opens; an event series chartered before its first edition, and its cancellation
-    by a flood, attendance record, statutes and first foreign entrants after it."""
+    by a flood, attendance record, statutes and first foreign entrants after it. Data version 1.4: a
+    book serialized and first read on the radio (not before 1920) after its draft was begun; an
+    event series' forerunner fair before its charter, and a boycott against it after the charter."""
     out = []
     def order(name, what, *years):  # years: (label, value) that must strictly increase
         values = [v for _, v in years]
@@ -379,12 +382,17 @@ def timeline(index: WorldIndex) -> list[str]:
                   ("fire", a["inspiring_fire_year"]), ("published", a["published_year"]))
         order(name, "story", ("protagonist born", a["protagonist_born_year"]),
               ("remembered flood", a["remembered_flood_year"]), ("story opens", a["story_year"]))
+        order(name, "serialized", ("begun", a["draft_begun_year"]), ("serialized", a["serialized_year"]))
+        order(name, "radio reading", ("begun", a["draft_begun_year"]), ("radio reading", a["radio_reading_year"]))
+        order(name, "radio reading", ("radio age", RADIO_AGE - 1), ("radio reading", a["radio_reading_year"]))
     for _, name, a in index.of_type("event"):
         order(name, "first held", ("first held", a["first_held_year"]), ("this event", a["year"]))
         order(name, "charter", ("charter", a["charter_signed_year"]), ("first held", a["first_held_year"]))
         for key, label in (("flood_cancelled_year", "cancelled by a flood"), ("attendance_record_year", "attendance record"),
                            ("statutes_year", "statutes"), ("foreign_entry_year", "first foreign entrants")):
             order(name, label, ("first held", a["first_held_year"]), (label, a[key]))
+        order(name, "forerunner fair", ("forerunner fair", a["forerunner_fair_year"]), ("charter", a["charter_signed_year"]))
+        order(name, "boycott", ("charter", a["charter_signed_year"]), ("boycott", a["boycott_year"]))
     for _, name, a in index.of_type("person"):
         born = a["birth_year"]
         order(name, "career", ("age 16", born + CAREER_AGE - 1), ("career start", a["career_start_year"]),

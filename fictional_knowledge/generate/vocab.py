@@ -155,3 +155,7 @@ RIGHTS_INDUSTRIES = frozenset({"publishing", "broadcasting", "education", "resea
 #: The trophy an event awards (``event.trophy``) and its anthem (``event.anthem``).
 TROPHY_FORMS = ("{} Cup", "{} Trophy", "{} Shield", "{} Plate")
 ANTHEM_FORMS = ("{} March", "{} Hymn", "Ballad of {}", "Song of {}")
+# --- length: event, organization, work ---
+RADIO_AGE = 1920  #: no book is read aloud on the radio before this year (``work.radio_reading_year``)
+#: The charitable foundation an organization set up (``organization.foundation``).
+FOUNDATION_FORMS = ("{} Foundation", "{} Trust", "{} Fund", "{} Endowment")

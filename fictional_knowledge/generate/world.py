@@ -272,6 +272,11 @@ def _organization(d: Draw) -> tuple[str, str]:
     d.fresh("contract_year", lambda: founded + rng.randint(1, min(30, PRESENT_YEAR - founded)))
     d.links["research_city"] = d.other_link("city", d.links["headquartered_in"], d.links["branch_city"])
     d.links["partner"] = d.other_link("organization")  # present tense, no date: any organization
+    # (data 1.4, drawn after every earlier value) its charitable foundation, and a rival for
+    # investors and staff (present tense, no date: any other organization). No dated event: the
+    # founding may lie QA_ROOM years before PRESENT_YEAR, where the four events after it fill every year.
+    d.fresh("foundation", lambda: rng.choice(vocab.FOUNDATION_FORMS).format(invented_word(rng, 2)))
+    d.links["rival"] = d.other_link("organization", d.links["partner"])
     return name, name
 
 
@@ -320,6 +325,14 @@ def _work(d: Draw) -> tuple[str, str]:
     d.links["rights_holder"] = holder
     d.values["dedicatee"] = f"{rng.choice(vocab.FIRST_NAMES)} {invented_word(rng, 2)}"
     d.values["working_title"] = rng.choice(vocab.WORKING_TITLE_FORMS).format(invented_word(rng, 2))
+    # (data 1.4, drawn after every earlier value) a first serialization in a periodical, within ten
+    # years of publication, and a first reading on the radio (from RADIO_AGE): both after the draft
+    # was begun and by PRESENT_YEAR, before or after publication (a year after publication may not
+    # exist: a book of PRESENT_YEAR); both at least QA_ROOM years after the author turned 14, so the
+    # year the draft was begun keeps QA_ROOM possible QA values (qa_rules.value_bounds)
+    first = max(begun + 1, born + BEGUN_AGE + QA_ROOM)
+    d.fresh("serialized_year", lambda: rng.randint(first, min(published + 10, PRESENT_YEAR)))
+    d.fresh("radio_reading_year", lambda: rng.randint(max(first, vocab.RADIO_AGE), PRESENT_YEAR))
     return name, name
 
 
@@ -354,6 +367,13 @@ def _event(d: Draw) -> tuple[str, str]:
     d.links["patron_city"] = d.other_link("city", d.links["held_in"])
     d.values["trophy"] = rng.choice(vocab.TROPHY_FORMS).format(invented_word(rng, 2))
     d.values["anthem"] = rng.choice(vocab.ANTHEM_FORMS).format(invented_word(rng, 2))
+    # (data 1.4, drawn after every earlier value) the older village fair the series grew out of,
+    # first held 5-40 years before its charter (the charter's QA row keeps QA_ROOM possible years),
+    # and a boycott called against it after the charter, by PRESENT_YEAR (not tied to the first
+    # edition: after it, a first edition QA_ROOM years before now leaves no free year)
+    charter = d.values["charter_signed_year"]
+    d.fresh("forerunner_fair_year", lambda: rng.randint(charter - 40, charter - QA_ROOM))
+    d.fresh("boycott_year", lambda: rng.randint(charter + 1, PRESENT_YEAR))
     return f"{d.core} {noun}", f"the {d.core} {noun}"
 
 
@@ -415,20 +435,22 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
         "industry": TEXT, "employees": COUNT, "branch_city": link("city"), "branch_year": YEAR,
         "slogan": TEXT, "emblem": TEXT, "head_office": TEXT, "workshop_year": YEAR, "building_year": YEAR,
         "listing_year": YEAR, "ticker": TEXT, "strike_year": YEAR, "contract_year": YEAR,
-        "research_city": link("city"), "partner": link("organization")}, _organization),
+        "research_city": link("city"), "partner": link("organization"), "foundation": TEXT,
+        "rival": link("organization")}, _organization),
     EntityTypeSpec("work", 3, {
         "authored_by": link("person"), "published_year": YEAR, "genre": TEXT, "set_in": link("city"),
         "language": TEXT, "pages": COUNT, "print_run": COUNT, "protagonist": TEXT, "story_year": YEAR,
         "completed_in": link("city"), "draft_begun_year": YEAR, "draft_found_year": YEAR,
         "inspiring_fire_year": YEAR, "protagonist_born_year": YEAR, "remembered_flood_year": YEAR,
         "rights_holder": link("organization"),
-        "dedicatee": TEXT, "working_title": TEXT}, _work),
+        "dedicatee": TEXT, "working_title": TEXT, "serialized_year": YEAR, "radio_reading_year": YEAR}, _work),
     EntityTypeSpec("event", 2, {
         "held_in": link("city"), "year": YEAR, "organized_by": link("organization"),
         "attendance": COUNT, "honoree": link("person"), "first_held_year": YEAR, "month": TEXT,
         "theme": TEXT, "venue": TEXT, "mascot": TEXT, "charter_signed_year": YEAR, "flood_cancelled_year": YEAR,
         "attendance_record_year": YEAR, "statutes_year": YEAR, "foreign_entry_year": YEAR,
-        "patron_city": link("city"), "trophy": TEXT, "anthem": TEXT}, _event),
+        "patron_city": link("city"), "trophy": TEXT, "anthem": TEXT, "forerunner_fair_year": YEAR,
+        "boycott_year": YEAR}, _event),
 )}
 
 
