@@ -100,6 +100,29 @@ def test_build_folder_prints_and_writes_soundness_figures(tiny_build, tmp_path):
     assert sound["world_violations"]["river_continent"] == 0 and sound["qa_impossible_distractor_rows"] == 0
 
 
+def test_soundness_of_a_build_of_an_older_data_version_is_refused_in_one_line(tiny_build, tmp_path):
+    """A build made before relations were added lacks attributes the world checks read: the text
+    figures still print, the soundness figures are refused with the reason (was: a TypeError)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_build, old)
+    for f in (old / "data" / "entities").glob("*.parquet"):
+        table = pq.read_table(f)
+        attrs = table.column("attributes").combine_chunks()
+        kept = [attrs.type.field(i).name for i in range(attrs.type.num_fields) if attrs.type.field(i).name != "boycott_year"]
+        struct = pa.StructArray.from_arrays([attrs.field(n) for n in kept], names=kept, mask=attrs.is_null())
+        pq.write_table(table.set_column(table.schema.get_field_index("attributes"), "attributes", struct), f)
+    result = runner.invoke(app, ["stats", str(old)])
+    assert result.exit_code == 2, result.output
+    assert "| distinct-2 / distinct-3 |" in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error:") and "event.boycott_year" in last and "older data version" in last
+
+
 def test_build_folder_and_sample(tiny_build):
     every = measure(read_passages(tiny_build))
     assert every.passages == 60 and every.facts_per_100_words > 0 and every.paraphrase_bigram_jaccard > 0

@@ -15,6 +15,17 @@ def qa_figures(build_dir) -> dict:
     share of rows with a distractor from the subject's own passage among the rows whose passage
     states a value of the right kind (``value_kind``) other than the answer that is possible."""
     index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
+    if index.missing:
+        from fictional_knowledge import __version__
+        from fictional_knowledge.dataset.io import read_manifest
+        from fictional_knowledge.dataset.stats import StatsError
+
+        names = sorted(index.missing)
+        raise StatsError(f"{build_dir}: its entities lack {len(names)} attribute(s) that this version's soundness "
+                         f"checks read ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): it was built "
+                         f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
+                         f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
+                         f"depend on it)")
     facts = {}
     for f in iter_rows(build_dir, "facts"):
         etype = index.entities[f["subject_id"]][0] if f["subject_id"] in index.entities else None
@@ -80,6 +91,17 @@ def passage_figures(build_dir) -> dict:
     from fictional_knowledge.generate.qa_rules import value_kind
 
     index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
+    if index.missing:
+        from fictional_knowledge import __version__
+        from fictional_knowledge.dataset.io import read_manifest
+        from fictional_knowledge.dataset.stats import StatsError
+
+        names = sorted(index.missing)
+        raise StatsError(f"{build_dir}: its entities lack {len(names)} attribute(s) that this version's soundness "
+                         f"checks read ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): it was built "
+                         f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
+                         f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
+                         f"depend on it)")
     facts = {}
     for f in iter_rows(build_dir, "facts"):
         etype = index.entities[f["subject_id"]][0] if f["subject_id"] in index.entities else None
@@ -119,6 +141,17 @@ def build_figures(build_dir) -> dict:
     check, invented-name closeness and patterns, QA distractors, and probes whose input another
     true sentence of the world completes."""
     index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
+    if index.missing:
+        from fictional_knowledge import __version__
+        from fictional_knowledge.dataset.io import read_manifest
+        from fictional_knowledge.dataset.stats import StatsError
+
+        names = sorted(index.missing)
+        raise StatsError(f"{build_dir}: its entities lack {len(names)} attribute(s) that this version's soundness "
+                         f"checks read ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): it was built "
+                         f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
+                         f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
+                         f"depend on it)")
     figures: dict = {"world_violations": {name: len(found) for name, found in world_violations(index).items()}}
     figures.update(name_figures(name for _, name, _ in index.entities.values()))
     figures.update(qa_figures(build_dir))

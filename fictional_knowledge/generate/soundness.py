@@ -76,10 +76,14 @@ class WorldIndex:
 
     entities: dict[str, tuple[str, str, dict]] = field(default_factory=dict)
     last: object = None  # the last batch added (several validate checks feed one index)
+    #: ``type.attribute`` the checks read that rows lack altogether (a build of an older data version)
+    missing: set = field(default_factory=set)
 
     def add(self, row: dict) -> None:
         keep = _KEEP.get(row["type"], ())
         attrs = row.get("attributes") or {}
+        if len(attrs) < len(keep) or any(k not in attrs for k in keep):
+            self.missing.update(f"{row['type']}.{k}" for k in keep if k not in attrs)
         # ids are interned: the facts index of ``fkgen validate`` then shares them
         kept = {k: sys.intern(v) if isinstance(v, str) and k in _LINKS else v for k, v in ((k, attrs.get(k)) for k in keep)}
         same = same_values(row["id"], attrs)
