@@ -155,3 +155,7 @@ RIGHTS_INDUSTRIES = frozenset({"publishing", "broadcasting", "education", "resea
 #: The trophy an event awards (``event.trophy``) and its anthem (``event.anthem``).
 TROPHY_FORMS = ("{} Cup", "{} Trophy", "{} Shield", "{} Plate")
 ANTHEM_FORMS = ("{} March", "{} Hymn", "Ballad of {}", "Song of {}")
+# --- length: country, city, river ---
+#: A country's national epic (``country.national_epic``), written "the {}".
+EPIC_FORMS = ("Lay of {}", "Saga of {}", "Chronicle of {}", "Epic of {}")
+TRAM_AGE = 1870  #: no city's first tram line runs before this year (``city.tram_year``)
