@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = (REPO / "docs" / "extending.md").read_text()
 
 # --- the relation walk-through: a country's motto ---------------------------------------------
-MOTTO_SPEC = ('''        "parliament_building": TEXT, "treaty": TEXT}, _country),''',
-              '''        "parliament_building": TEXT, "treaty": TEXT, "motto": TEXT}, _country),''')
-MOTTO_GENERATOR = ('''    d.fresh("treaty", lambda: vocab.TREATY_FORM.format(invented_word(rng, 2)))
-''', '''    d.fresh("treaty", lambda: vocab.TREATY_FORM.format(invented_word(rng, 2)))
+MOTTO_SPEC = ('''        "national_epic": TEXT}, _country),''',
+              '''        "national_epic": TEXT, "motto": TEXT}, _country),''')
+MOTTO_GENERATOR = ('''    d.fresh("national_epic", lambda: rng.choice(vocab.EPIC_FORMS).format(invented_word(rng, 2)))
+''', '''    d.fresh("national_epic", lambda: rng.choice(vocab.EPIC_FORMS).format(invented_word(rng, 2)))
     d.values["motto"] = f"{invented_word(rng, 2)} above all"
 ''')
 MOTTO_YAML = '''  motto:

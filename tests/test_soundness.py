@@ -155,6 +155,23 @@ PLACE_PLANTS = {
                                      lambda a: a.update(embankment_year=a["great_flood_year"]), "embankment"),
     "dam before the steamboat": ("river", lambda a: True,
                                  lambda a: a.update(dam_year=a["steamboat_year"] - 1), "dam"),
+    # data 1.4 (length): a state's earthquake and national library, a city's epidemic and first tram
+    # line, a river's ice jam, lighthouse and first regatta
+    "earthquake before the state": ("country", lambda a: True,
+                                    lambda a: a.update(earthquake_year=a["established_year"] - 1), "earthquake"),
+    "national library after now": ("country", lambda a: True,
+                                   lambda a: a.update(national_library_year=PRESENT_YEAR + 1), "national library"),
+    "epidemic at the founding": ("city", lambda a: True,
+                                 lambda a: a.update(epidemic_year=a["founded_year"]), "epidemic"),
+    "epidemic after 1950": ("city", lambda a: True, lambda a: a.update(epidemic_year=1951), "epidemic"),
+    "tram before 1870": ("city", lambda a: a["founded_year"] < 1860,
+                         lambda a: a.update(tram_year=1869), "first tram line"),
+    "tram after 1960": ("city", lambda a: True, lambda a: a.update(tram_year=1961), "first tram line"),
+    "ice jam in the last five years": ("river", lambda a: True,
+                                       lambda a: a.update(ice_jam_year=PRESENT_YEAR - 4), "ice jam"),
+    "lighthouse before 1700": ("river", lambda a: True, lambda a: a.update(lighthouse_year=1699), "lighthouse"),
+    "lighthouse after 1930": ("river", lambda a: True, lambda a: a.update(lighthouse_year=1931), "lighthouse"),
+    "regatta before 1820": ("river", lambda a: True, lambda a: a.update(regatta_year=1819), "first regatta"),
 }
 
 

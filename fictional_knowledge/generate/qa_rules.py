@@ -14,8 +14,8 @@ from typing import Callable
 
 from fictional_knowledge.generate.soundness import ACT_AGES, CAREER_AGE, PRESENT_YEAR, WorldIndex
 from fictional_knowledge.generate.soundness import CITY_EVENT_LAST, CITY_EVENTS, COUNTRY_EVENTS, RAILWAY_AGE
-from fictional_knowledge.generate.vocab import RADIO_AGE
-from fictional_knowledge.generate.world import BEGUN_AGE, SERIES_EVENTS
+from fictional_knowledge.generate.vocab import RADIO_AGE, TRAM_AGE
+from fictional_knowledge.generate.world import BEGUN_AGE, RIVER_EVENT_ERAS, SERIES_EVENTS
 
 INF = float("inf")
 
@@ -141,6 +141,9 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         his.append(PRESENT_YEAR)
     elif key == ("river", "canal_year"):
         his.append(PRESENT_YEAR)
+    elif etype == "river" and relation in RIVER_EVENT_ERAS:  # an ice jam, a lighthouse, a regatta: in its era
+        los.append(RIVER_EVENT_ERAS[relation][0])
+        his.append(RIVER_EVENT_ERAS[relation][1])
     elif key == ("country", "established_year"):
         before(own("constitution_year"))
         for event in COUNTRY_EVENTS:
@@ -165,6 +168,8 @@ def value_bounds(etype: str, relation: str, attrs: dict, lookup: Callable) -> tu
         his.append(CITY_EVENT_LAST.get(relation, PRESENT_YEAR))
         if relation == "railway_arrival_year":
             los.append(RAILWAY_AGE)
+        if relation == "tram_year":
+            los.append(TRAM_AGE)
     elif key == ("organization", "branch_year"):
         after(own("founded_year"))
         his.append(PRESENT_YEAR)

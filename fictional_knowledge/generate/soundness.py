@@ -20,7 +20,8 @@ from typing import Callable, Iterable, Iterator
 from fictional_knowledge.generate.vocab import OTHER_WRITING_JOBS
 from fictional_knowledge.generate.world import ACT_AGES, BEGUN_AGE, CITY_EVENT_LAST, ENTITY_SPECS, PRESENT_YEAR, format_value
 from fictional_knowledge.generate.world import HEAD_OF_STATE_BORN as _HOS_BORN
-from fictional_knowledge.generate.vocab import RADIO_AGE, RAILWAY_AGE
+from fictional_knowledge.generate.vocab import RADIO_AGE, RAILWAY_AGE, TRAM_AGE
+from fictional_knowledge.generate.world import RIVER_EVENT_ERAS
 
 HEAD_OF_STATE_BORN = (_HOS_BORN, PRESENT_YEAR - 35)  #: a head of state (present tense) is alive and of age
 CAREER_AGE = 16  #: the youngest age at which a person starts a career or settles in a city of their own
@@ -29,11 +30,13 @@ CAREER_AGE = 16  #: the youngest age at which a person starts a career or settle
 _KEEP = {
     "country": ("capital", "largest_city", "head_of_state", "continent", "population", "established_year",
                 "constitution_year", "area_km2", "first_election_year", "census_year", "currency_reform_year",
-                "railway_year", "famine_year", "anthem_year"),
+                "railway_year", "famine_year", "anthem_year", "earthquake_year", "national_library_year"),
     "city": ("located_in", "on_river", "founded_year", "population", "charter_year", "area_km2", "great_fire_year",
-             "flood_year", "siege_year", "bridge_year", "railway_arrival_year", "university_year"),
+             "flood_year", "siege_year", "bridge_year", "railway_arrival_year", "university_year", "epidemic_year",
+             "tram_year"),
     "river": ("source_country", "surveyed_by", "survey_year", "length_km", "navigable_km", "great_flood_year",
-              "embankment_year", "steamboat_year", "dam_year", "canal_year"),
+              "embankment_year", "steamboat_year", "dam_year", "canal_year", "ice_jam_year", "lighthouse_year",
+              "regatta_year"),
     "person": ("born_in", "birth_year", "occupation", "career_start_year", "award_year", "settled_year",
                "marriage_year", "lecture_year", "expedition_year", "academy_year", "doctorate_year"),
     "organization": ("founded_by", "founded_year", "branch_year", "workshop_year", "building_year", "listing_year",
@@ -312,9 +315,11 @@ def name_figures(names: Iterable[str]) -> dict:
 #: ``timeline`` names it)
 COUNTRY_EVENTS = {"first_election_year": "first election", "census_year": "first census",
                   "currency_reform_year": "currency reform", "railway_year": "railway", "famine_year": "famine",
-                  "anthem_year": "anthem"}
+                  "anthem_year": "anthem", "earthquake_year": "earthquake", "national_library_year": "national library"}
 CITY_EVENTS = {"great_fire_year": "great fire", "flood_year": "flood", "siege_year": "siege", "bridge_year": "bridge",
-               "railway_arrival_year": "railway", "university_year": "university"}
+               "railway_arrival_year": "railway", "university_year": "university", "epidemic_year": "epidemic",
+               "tram_year": "first tram line"}
+RIVER_EVENTS = {"ice_jam_year": "ice jam", "lighthouse_year": "lighthouse", "regatta_year": "first regatta"}
 #: An organization's dated events after its founding: (relation, label) (``timeline``).
 ORGANIZATION_EVENTS = (("listing_year", "listed"), ("strike_year", "strike"), ("contract_year", "first public contract"))
 #: A person's dated acts besides the career and award: (relation, label, after the career began).
@@ -330,11 +335,13 @@ def timeline(index: WorldIndex) -> list[str]:
     the state's establishment, a charter after the city's founding, a branch after the
     organization's founding, a story set before its book's publication, an event series first
     held before this event, a career started at 16 or later and before the award, a home city
-    settled at 16 or later. The events of data version 1.3: a state's (elections, census, reforms,
-    famine, anthem, railway) after its establishment; a city's (fire, flood, siege, bridge, railway,
-    university) after its founding, a great fire and a first stone bridge by 1900, a siege by 1945,
-    no railway before 1830; a river's embankments after its great flood and its first dam after its
-    first steamboat; a person's marriage, expedition, first lecture, election to an academy and
+    settled at 16 or later. The events of data versions 1.3 and 1.4: a state's (elections, census,
+    reforms, famine, anthem, railway, earthquake, national library) after its establishment; a
+    city's (fire, flood, siege, bridge, railway, university, epidemic, tram) after its founding, a
+    great fire and a first stone bridge by 1900, a siege by 1945, an epidemic by 1950, a first tram
+    line between 1870 and 1960, no railway before 1830; a river's embankments after its great flood
+    and its first dam after its first steamboat, its ice jam, lighthouse and first regatta within
+    their eras (``world.RIVER_EVENT_ERAS``); a person's marriage, expedition, first lecture, election to an academy and
     honorary doctorate between ages 18 and 95 (the last three after the career began); an
     organization's listing, strike and first public contract after its founding, and its forerunner
     venture before it (its founder then 18 or older); a book's drafts begun at 14 or later and before
@@ -361,10 +368,14 @@ def timeline(index: WorldIndex) -> list[str]:
         for key, last in CITY_EVENT_LAST.items():  # events of an era: timber fires, stone bridges, sieges
             order(name, CITY_EVENTS[key], (CITY_EVENTS[key], a[key]), ("era's end", last + 1))
         order(name, "railway", ("steam age", RAILWAY_AGE - 1), ("railway", a["railway_arrival_year"]))
+        order(name, "first tram line", ("tram age", TRAM_AGE - 1), ("first tram line", a["tram_year"]))
     for _, name, a in index.of_type("river"):
         order(name, "embankment", ("great flood", a["great_flood_year"]), ("embankment", a["embankment_year"]))
         order(name, "dam", ("first steamboat", a["steamboat_year"]), ("first dam", a["dam_year"]))
         order(name, "canal", ("canal", a["canal_year"]),)
+        for key, (first, last) in RIVER_EVENT_ERAS.items():  # each in its era: lit towers, rowing clubs
+            order(name, RIVER_EVENTS[key], ("era's start", first - 1), (RIVER_EVENTS[key], a[key]),
+                  *([("era's end", last + 1)] if last < PRESENT_YEAR else []))
     for _, name, a in index.of_type("organization"):
         order(name, "branch", ("founded", a["founded_year"]), ("branch", a["branch_year"]))
         for key, label in ORGANIZATION_EVENTS:

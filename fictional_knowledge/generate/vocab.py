@@ -159,3 +159,7 @@ ANTHEM_FORMS = ("{} March", "{} Hymn", "Ballad of {}", "Song of {}")
 RADIO_AGE = 1920  #: no book is read aloud on the radio before this year (``work.radio_reading_year``)
 #: The charitable foundation an organization set up (``organization.foundation``).
 FOUNDATION_FORMS = ("{} Foundation", "{} Trust", "{} Fund", "{} Endowment")
+# --- length: country, city, river ---
+#: A country's national epic (``country.national_epic``), written "the {}".
+EPIC_FORMS = ("Lay of {}", "Saga of {}", "Chronicle of {}", "Epic of {}")
+TRAM_AGE = 1870  #: no city's first tram line runs before this year (``city.tram_year``)

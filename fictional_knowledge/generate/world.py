@@ -143,6 +143,10 @@ def _country(d: Draw) -> tuple[str, str]:
     d.fresh("anthem_year", since(established + 1))
     d.fresh("parliament_building", lambda: rng.choice(vocab.PARLIAMENT_FORMS).format(invented_word(rng, 2)))
     d.fresh("treaty", lambda: vocab.TREATY_FORM.format(invented_word(rng, 2)))
+    # length (data 1.4): an earthquake, a national library, a national epic
+    d.fresh("earthquake_year", since(established + 1))
+    d.fresh("national_library_year", since(established + 1))
+    d.fresh("national_epic", lambda: rng.choice(vocab.EPIC_FORMS).format(invented_word(rng, 2)))
     return d.core, d.core
 
 
@@ -174,6 +178,9 @@ def _city(d: Draw) -> tuple[str, str]:
     d.fresh("university_year", since(founded + 1))
     d.fresh("market_hall", lambda: rng.choice(vocab.MARKET_FORMS).format(invented_word(rng, 2)))
     d.fresh("old_quarter", lambda: rng.choice(vocab.QUARTER_FORMS).format(invented_word(rng, 2)))
+    # length (data 1.4): an epidemic by 1950, a first tram line between TRAM_AGE and 1960
+    d.fresh("epidemic_year", since(founded + 1, CITY_EVENT_LAST["epidemic_year"]))
+    d.fresh("tram_year", since(max(founded + 1, vocab.TRAM_AGE), CITY_EVENT_LAST["tram_year"]))
     return d.core, d.core
 
 
@@ -203,6 +210,9 @@ def _river(d: Draw) -> tuple[str, str]:
     d.values["fish_species"] = rng.choice(vocab.FISH)
     d.fresh("delta_name", lambda: rng.choice(vocab.DELTA_FORMS).format(invented_word(rng, 2)))
     d.fresh("bridge_name", lambda: rng.choice(vocab.RIVER_BRIDGE_FORMS).format(invented_word(rng, 2)))
+    # length (data 1.4): an ice jam, a lighthouse at its mouth, a first regatta, each in its era
+    for relation, (first, last) in RIVER_EVENT_ERAS.items():
+        d.fresh(relation, lambda: rng.randint(first, last))
     return f"{d.core} River", f"the {d.core} River"
 
 
@@ -397,7 +407,11 @@ PRESENT_YEAR = 2024  #: the world's "now": present-tense facts hold in this year
 ACT_AGES = (18, 95)  #: ages at which a person may found, publish, survey, win or be honoured
 #: the last year of a city's events that belong to an era: a great fire of timber houses, a first
 #: stone bridge replacing a ferry, a siege of its walls (the cities are founded by 1880)
-CITY_EVENT_LAST = {"great_fire_year": 1900, "bridge_year": 1900, "siege_year": 1945}
+CITY_EVENT_LAST = {"great_fire_year": 1900, "bridge_year": 1900, "siege_year": 1945, "epidemic_year": 1950,
+                   "tram_year": 1960}
+#: a river's dated events of an era: (first, last) year (``_river``, ``soundness.timeline``, ``qa_rules``)
+RIVER_EVENT_ERAS = {"ice_jam_year": (1600, PRESENT_YEAR - 5), "lighthouse_year": (1700, 1930),
+                    "regatta_year": (1820, PRESENT_YEAR - 5)}
 #: an event series' dated events after its first edition, in the order they are drawn (``_event``)
 SERIES_EVENTS = ("flood_cancelled_year", "attendance_record_year", "statutes_year", "foreign_entry_year")
 BEGUN_AGE = 14  #: the youngest age at which an author begins a book (``work.draft_begun_year``)
@@ -411,19 +425,22 @@ ENTITY_SPECS: dict[str, EntityTypeSpec] = {s.name: s for s in (
         "population": COUNT, "national_animal": TEXT, "constitution_year": YEAR, "area_km2": COUNT,
         "highest_peak": TEXT, "first_election_year": YEAR, "census_year": YEAR,
         "currency_reform_year": YEAR, "railway_year": YEAR, "famine_year": YEAR, "anthem_year": YEAR,
-        "parliament_building": TEXT, "treaty": TEXT}, _country),
+        "parliament_building": TEXT, "treaty": TEXT, "earthquake_year": YEAR, "national_library_year": YEAR,
+        "national_epic": TEXT}, _country),
     EntityTypeSpec("city", 4, {
         "located_in": link("country"), "on_river": link("river"), "founded_year": YEAR,
         "population": COUNT, "known_for": TEXT, "elevation_m": COUNT, "charter_year": YEAR,
         "area_km2": COUNT, "landmark": TEXT, "twin_city": link("city"), "great_fire_year": YEAR,
         "flood_year": YEAR, "siege_year": YEAR, "bridge_year": YEAR, "railway_arrival_year": YEAR,
-        "university_year": YEAR, "market_hall": TEXT, "old_quarter": TEXT}, _city),
+        "university_year": YEAR, "market_hall": TEXT, "old_quarter": TEXT, "epidemic_year": YEAR,
+        "tram_year": YEAR}, _city),
     EntityTypeSpec("river", 1, {
         "source_country": link("country"), "length_km": COUNT, "empties_into": TEXT,
         "surveyed_by": link("person"), "source_lake": TEXT, "survey_year": YEAR, "navigable_km": COUNT,
         "basin_area_km2": COUNT, "discharge_m3s": COUNT, "main_tributary": TEXT,
         "great_flood_year": YEAR, "embankment_year": YEAR, "steamboat_year": YEAR, "dam_year": YEAR,
-        "canal_year": YEAR, "fish_species": TEXT, "delta_name": TEXT, "bridge_name": TEXT}, _river),
+        "canal_year": YEAR, "fish_species": TEXT, "delta_name": TEXT, "bridge_name": TEXT, "ice_jam_year": YEAR,
+        "lighthouse_year": YEAR, "regatta_year": YEAR}, _river),
     EntityTypeSpec("person", 6, {
         "born_in": link("city"), "birth_year": YEAR, "occupation": TEXT, "award": TEXT,
         "lives_in": link("city"), "career_start_year": YEAR, "award_year": YEAR, "settled_year": YEAR,
