@@ -14,9 +14,14 @@ A passage is planned in three steps, all drawn from one seeded RNG:
    then by pronoun, short name or definite description ("the city"); a pronoun always stands for the
    subject of the previous sentence, which in a passage is always the focal entity, and a
    description is used only while no other entity of the same type was named in the paragraph.
-   Connectives follow the relation between sentences: a later year gets a time connective
-   ("Later,"), the same year "In the same year,", others at times an additive one. No two
-   consecutive sentences open with the same two words.
+   No two clauses of a sentence, nor a participial opener and a clause, lead with the same verb
+   (``lead_verb``: not "had been born in X ... and was born in 1951"). Dated facts (``YEARLY``) read
+   forward in time: within a paragraph, and so within each sentence, the places that hold dated
+   facts take them in the order of their years (``_Writer._in_time_order``). Connectives follow the
+   relation between sentences: a sentence whose first date comes after the previous sentence's last
+   gets a time connective that fits the gap ("A few years later," at most ``SOON_YEARS``, "Many
+   years later," more, "Decades afterwards," at least ``DECADES_YEARS``), the same year "In the same
+   year,", others at times an additive one. No two consecutive sentences open with the same two words.
 
 Every sentence records all the facts it states, and its sentence-final fact (the memorization
 cloze target, always a fact whose subject the sentence names or refers to). Paraphrases re-plan the
@@ -27,6 +32,7 @@ Clauses and openers are compiled templates (``templates.py``); the planner only 
 from __future__ import annotations
 
 import random
+from operator import is_
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -81,6 +87,15 @@ ATTRIBUTION_RATE = 0.1
 STORY_YEARS = frozenset({"story_year", "protagonist_born_year", "remembered_flood_year"})
 YEARLY = frozenset(name for spec in ENTITY_SPECS.values() for name, rel in spec.relations.items()
                    if rel.target is None and rel.value is int and name not in COUNT_RELATIONS and name not in STORY_YEARS)
+#: Words a clause's lead verb is looked for after (``lead_verb``): auxiliaries and the adverbs
+#: that open some clauses ("was first employed", "proudly flies")
+AUXILIARIES = frozenset({"was", "were", "is", "are", "has", "have", "had", "been", "be", "can", "could", "does"})
+LEAD_ADVERBS = frozenset({"first", "later", "eventually", "still", "now", "long", "once", "also", "then", "soon"})
+#: past participles that do not end in -ed or -en ("was born", "had been made")
+PARTICIPLES = frozenset({"born", "made", "built", "held", "set", "led", "kept", "won", "struck", "hit", "put", "sent",
+                         "spent", "brought", "found", "laid", "paid", "told", "sold", "bought", "taught", "run", "begun",
+                         "drawn", "grown", "shown", "thrown", "known", "chosen", "seen", "fed", "read", "met", "left",
+                         "lost", "shut", "spread", "split", "hung", "sunk", "sworn", "worn"})
 PRONOUN_RATE = 0.55
 SHORT_RATE = 0.25
 ROLE_SET = frozenset(ROLE_RELATIONS)
@@ -100,6 +115,9 @@ class Content:
     #: ids of the units a memorization probe may end on (``_Writer._probeable_ids``), computed once for
     #: the passage and its paraphrases, which hold the same unit objects
     probeable_ids: Optional[frozenset[int]] = field(default=None, repr=False, compare=False)
+    #: the year of each dated unit (a fact of the entity of a ``YEARLY`` relation) by the unit's id,
+    #: computed once like ``probeable_ids``
+    years: Optional[dict[int, int]] = field(default=None, repr=False, compare=False)
 
     @property
     def facts(self) -> tuple[WorldFact, ...]:
@@ -115,6 +133,57 @@ def _years(units) -> list[int]:
     """The years that the facts of ``units`` state (``YEARLY`` relations), in order (a role tuple
     states none: its relations are not ``YEARLY``)."""
     return [int(u.object) for u in units if not isinstance(u, tuple) and u.relation in YEARLY and u.object.isdigit()]
+
+
+def lead_verb(clause: str) -> str:
+    """The verb a clause leads with, as written: the participle after its auxiliaries ("had been
+    born in" -> "born", "is located on" -> "located"), else the auxiliary itself as the verb ("has an
+    area of" -> "has", "was a native of" -> "was"), else its first word ("lies on" -> "lies"), past
+    leading adverbs ("first saw", "in time moved to"). Two coordinated clauses of one sentence, or
+    a participial opener and a clause, never share it ("had been born in X ... and was born in 1951")."""
+    words = clause.lower().replace(",", "").split(None, 7)[:7]  # the lead lies in the first few words
+    aux, i, n = "", 0, len(words)
+    while i < n and (words[i] in AUXILIARIES or words[i] in LEAD_ADVERBS or words[i].endswith("ly")):
+        if not aux and words[i] in AUXILIARIES:
+            aux = words[i]
+        i += 1
+    if not aux and i < n and words[i] == "in":  # "in time moved to", "in later years moved to"
+        for w in words[i + 1:i + 4]:
+            if _verb_form(w):
+                return w
+    w = words[i] if i < n else ""
+    return w if not aux or _verb_form(w) else aux
+
+
+_LEADS: dict[int, tuple] = {}  # id of a tuple of clause templates -> (the tuple, the lead verb of each)
+
+
+def _leads(options: tuple) -> tuple[str, ...]:
+    """``lead_verb`` of each compiled clause template of ``options``: that of its source, as the
+    words up to the lead are fixed text in every clause template (a slot never comes first)."""
+    cached = _LEADS.get(id(options))
+    if cached is None or cached[0] is not options:
+        cached = _LEADS[id(options)] = (options, tuple(lead_verb(o.source) for o in options))
+    return cached[1]
+
+
+def _opener_verbs(options: tuple) -> tuple[str, ...]:
+    """The verb of each compiled opener template of ``options`` if it is a participial one ("Born in
+    ...", "Long settled in ..."), else "" ("A native of ...", "With a population of ...")."""
+    cached = _OPENER_VERBS.get(id(options))
+    if cached is None or cached[0] is not options:
+        verbs = tuple(lead_verb(o.source) for o in options)
+        cached = _OPENER_VERBS[id(options)] = (options, tuple(v if _verb_form(v) else "" for v in verbs))
+    return cached[1]
+
+
+_OPENER_VERBS: dict[int, tuple] = {}
+
+
+def _verb_form(word: str) -> bool:
+    """Whether ``word`` (lower case) is a participle: "located", "given", "living", "rebuilt"."""
+    return word.endswith(("ed", "en", "ing")) or word in PARTICIPLES or (
+        word.startswith(("re", "over", "un")) and word.removeprefix("re").removeprefix("over").removeprefix("un") in PARTICIPLES)
 
 
 def _series(items: list[str]) -> str:
@@ -226,6 +295,10 @@ class _Writer:
         # passage's own entity; "it": also "it", in a person's passage), with no probe-able sentences
         self.background = background
         self._probeable = self._probeable_ids()
+        if content.years is None:
+            content.years = {id(u): int(u.object) for para in content.paragraphs for u in para
+                             if not isinstance(u, tuple) and u.relation in YEARLY
+                             and u.subject.position == e.position and u.object.isdigit()}
 
     # --- pieces -------------------------------------------------------------------------------
     def _pick(self, options: tuple, key: str) -> int:
@@ -235,21 +308,40 @@ class _Writer:
             return int(self.rand() * n)
         return (avoid + 1 + int(self.rand() * (n - 1))) % n
 
-    def clause(self, f) -> str:
+    def clause(self, f, leads: Optional[set] = None, word: str = "", more: bool = False) -> str:
         """The predicate stating ``f`` (a fact, or a tuple of role facts of one relation) with the
-        focal entity as subject; the template index it used is kept in ``used``."""
+        focal entity as subject; the template index it used is kept in ``used``. Its lead verb is
+        none of ``leads`` (those of the sentence's other clauses and opener) and it does not hold
+        ``word`` (a participial opener's verb: "Born in 1934, she was born in ..."): the drawn
+        template if it fits, else the next one that does (the one ``avoid`` names last). With
+        ``more`` (another clause follows), its lead verb joins ``leads``."""
         if isinstance(f, tuple):
             options = self.templates[f[0].subject.type].inverse[f[0].relation]
-            return options[self._pick(options, f[0].id)].render({"subject": _series([g.subject.ref for g in f])})
-        if f.subject.position == self.entity.position:
+            key, ctx = f[0].id, {"subject": _series([g.subject.ref for g in f])}
+        elif f.subject.position == self.entity.position:
             options = self.t.clauses[f.relation]
-            ctx = {"object": f.object, "their": self.their}
+            key, ctx = f.id, {"object": f.object, "their": self.their}
         else:  # a role fact, seen from its object
             options = self.templates[f.subject.type].inverse[f.relation]
-            ctx = {"subject": f.subject.ref}
-        v = self._pick(options, f.id)
-        self.used[f.id] = v
-        return options[v].render(ctx)
+            key, ctx = f.id, {"subject": f.subject.ref}
+        v = self._pick(options, key)
+        text = options[v].render(ctx)
+        if leads is not None:
+            of = _LEADS.get(id(options))
+            of = of[1] if of is not None and of[0] is options else _leads(options)
+            if leads and (of[v] in leads or word and word in text.split()):
+                n, avoid = len(options), self.avoid.get(key)
+                for w in [x % n for x in range(v + 1, v + n) if x % n != avoid] + ([avoid] if avoid is not None and avoid != v else []):
+                    if of[w] not in leads:
+                        other = options[w].render(ctx)
+                        if not (word and word in other.split()):
+                            v, text = w, other
+                            break
+            if more:
+                leads.add(of[v])
+        if not isinstance(f, tuple):
+            self.used[key] = v
+        return text
 
     def _has_context(self, u) -> bool:
         return not isinstance(u, tuple) and u.object_position in self.context_left
@@ -308,7 +400,7 @@ class _Writer:
         ref, kind = self.subject(first_in_para, first, para_types, must_name)
         pronoun = self.pronoun if kind == "pronoun" else ""
         stated: list[WorldFact] = []
-        opener = ""
+        opener = word = ""
         rest = facts
         f0 = facts[0]
         if (len(facts) >= 2 and not isinstance(f0, tuple) and f0.subject.position == self.entity.position
@@ -316,6 +408,7 @@ class _Writer:
             options = self.t.openers[f0.relation]
             v = int(rand() * len(options))
             opener = options[v].render({"object": f0.object, "their": self.their})
+            word = _opener_verbs(options)[v]  # "Born in ...": "born"; "A native of ...": none
             stated.append(f0)
             if f0.object_position is not None:
                 opener += self.relative(f0, stated)
@@ -325,14 +418,10 @@ class _Writer:
         if len(rest) == 3 and self._has_context(rest[0]) and not self._has_context(rest[1]):
             rest[0], rest[1] = rest[1], rest[0]
         n = len(rest)
+        # no two clauses, nor the opener and a clause, lead alike
+        leads = ({word} if word else set()) if n > 1 or word else None
         for i, f in enumerate(rest):
-            text = self.clause(f)
-            if i == 0 and opener:  # "Born in 1934, she was born in ...": take another clause
-                word = opener.split(" ", 1)[0].lower()
-                for _ in range(3):
-                    if word not in text.split():
-                        break
-                    text = self.clause(f)
+            text = self.clause(f, leads, word if i == 0 else "", i < n - 1)  # "Born in 1934, she was born in ..."
             if pronoun == "they":  # the subject of every coordinated clause: "they held ... and were given"
                 text = _agree(text, pronoun)
             if isinstance(f, tuple):
@@ -437,6 +526,55 @@ class _Writer:
                 groups.insert(min(len(groups), int(rand() * (len(groups) + 1))), rest[i:i + k])
                 i += k
             out.append(groups)
+        if len(self.content.years) < 2:  # nothing to order (a closing paragraph has at most one date)
+            return out
+        timed = [self._in_time_order(groups) for groups in out]
+        if self.need:  # the time order must not cost a sentence ending with a probe-able fact that ``need`` wants
+            def finals(groups):
+                return sum(id(g[-1]) in ok for g in groups)
+            if sum(map(finals, timed)) < min(self.need, sum(map(finals, out))):
+                timed = [t if finals(t) >= finals(o) else self._each_in_time_order(o) for t, o in zip(timed, out)]
+        return timed
+
+    def _in_time_order(self, groups: list[list]) -> list[list]:
+        """A paragraph's sentence groups with its dated units in the order of their years: the same
+        places hold dated units, taken in time order, so the paragraph (and each sentence) reads
+        forward in time and the others stay where they were."""
+        years = self.content.years
+        dated = [u for g in groups for u in g if id(u) in years]
+        if len(dated) < 2:
+            return groups
+        ordered = sorted(dated, key=lambda u: years[id(u)])
+        if all(map(is_, dated, ordered)):
+            return groups
+        it = iter(ordered)
+        return [[next(it) if id(u) in years else u for u in g] for g in groups]
+
+    def _each_in_time_order(self, groups: list[list]) -> list[list]:
+        """Each group's dated units in the order of their years, no group losing a probe-able
+        final unit: the dated units later than its last probe-able one (facts that no memorization
+        probe may end on) go to a group of their own, after it."""
+        ok, years = self._probeable, self.content.years
+        out = []
+        for g in groups:
+            dated = [i for i, u in enumerate(g) if id(u) in years]
+            if len(dated) < 2:
+                out.append(g)
+                continue
+            ordered = sorted((g[i] for i in dated), key=lambda u: years[id(u)])
+            later: list = []
+            if dated[-1] == len(g) - 1 and id(g[-1]) in ok and id(ordered[-1]) not in ok:
+                k = max(j for j, u in enumerate(ordered) if id(u) in ok)
+                ordered, later = ordered[:k + 1], ordered[k + 1:]
+                kept = {id(u) for u in ordered}
+                g = [u for u in g if id(u) not in years or id(u) in kept]
+                dated = [i for i, u in enumerate(g) if id(u) in years]
+            g = list(g)
+            for i, u in zip(dated, ordered):
+                g[i] = u
+            out.append(g)
+            if later:
+                out.append(later)
         return out
 
     def write(self, order: Optional[list[list[WorldFact]]] = None) -> list[list[Sentence]]:
