@@ -12,7 +12,7 @@ import importlib
 import sys
 import types
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 # public name -> the module that defines it (full dotted path)
 _EXPORTS = {

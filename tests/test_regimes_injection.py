@@ -316,7 +316,7 @@ def test_background_from_a_user_corpus_file_or_folder(tiny_build, tmp_path):
 
 
 def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path):
-    """README: the paper's schedule (steps 0..900) into batches of 8 rows of 512 tokens. The
+    """README: the paper's schedule (steps 0..900) into batches of 8 rows of 1,024 tokens (GPT-2's context). The
     released trainer's path (concat) cuts most of it; the default spreads it and trains it all."""
     import itertools
     import warnings
@@ -335,11 +335,11 @@ def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
     encoded = [tok(r["text"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for r in schedule]
     total = sum(map(len, encoded))
-    background = itertools.repeat([0] * 512)  # pre-tokenized background rows
-    assert max(map(len, encoded)) <= 512  # every passage fits a row (a longer one is refused: see above)
+    background = itertools.repeat([0] * 1024)  # pre-tokenized background rows
+    assert max(map(len, encoded)) <= 1024  # every passage fits a row (a longer one is refused: see above)
     trained = 0
     seen = Counter()
-    for batch in inject(background, folder, batch_size=8, seq_len=512, tokenizer=tok, max_steps=1000):
+    for batch in inject(background, folder, batch_size=8, seq_len=1024, tokenizer=tok, max_steps=1000):
         for p in batch["passages"]:
             ids = encoded[next(i for i, r in enumerate(schedule) if r["passage_id"] == p["passage_id"]
                                and r["step"] == p["scheduled_step"])]
@@ -350,7 +350,7 @@ def test_the_readme_example_now_trains_every_injected_token(tiny_build, tmp_path
     assert trained == total and len(seen) == len(schedule) and set(seen.values()) == {1}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cut = sum(b["cut_tokens"] for b in inject(background, folder, batch_size=8, seq_len=512, tokenizer=tok,
+        cut = sum(b["cut_tokens"] for b in inject(background, folder, batch_size=8, seq_len=1024, tokenizer=tok,
                                                     max_steps=1000, overflow="concat"))
     assert "injected tokens are cut" in str(caught[0].message)  # the old behaviour, now reported
     share = round(100 * cut / total)
