@@ -10,10 +10,9 @@ from fictional_knowledge.generate.qa_rules import possible, value_bounds, value_
 from fictional_knowledge.generate.soundness import WorldIndex, name_figures, world_violations
 
 
-def qa_figures(build_dir) -> dict:
-    """QA soundness of a build: rows with an impossible distractor (see ``value_bounds``), and the
-    share of rows with a distractor from the subject's own passage among the rows whose passage
-    states a value of the right kind (``value_kind``) other than the answer that is possible."""
+def world_index(build_dir) -> WorldIndex:
+    """The world index of a build's entities, refused (``StatsError``) for a build of an older data
+    version, whose entities lack attributes the checks read."""
     index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
     if index.missing:
         from fictional_knowledge import __version__
@@ -26,6 +25,14 @@ def qa_figures(build_dir) -> dict:
                          f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
                          f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
                          f"depend on it)")
+    return index
+
+
+def qa_figures(build_dir, index: WorldIndex | None = None) -> dict:
+    """QA soundness of a build: rows with an impossible distractor (see ``value_bounds``), and the
+    share of rows with a distractor from the subject's own passage among the rows whose passage
+    states a value of the right kind (``value_kind``) other than the answer that is possible."""
+    index = world_index(build_dir) if index is None else index
     facts = {}
     for f in iter_rows(build_dir, "facts"):
         etype = index.entities[f["subject_id"]][0] if f["subject_id"] in index.entities else None
@@ -76,7 +83,7 @@ def probe_figures(build_dir) -> dict:
             "memorization_probes": memorization, "memorization_probes_unnamed": unnamed}
 
 
-def passage_figures(build_dir) -> dict:
+def passage_figures(build_dir, index: WorldIndex | None = None) -> dict:
     """What passages state and probes test (issue 11's targets):
 
     - ``focal_share``: per passage, the share of its facts about its focal entity (the subject,
@@ -90,18 +97,7 @@ def passage_figures(build_dir) -> dict:
       without the hop)."""
     from fictional_knowledge.generate.qa_rules import value_kind
 
-    index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
-    if index.missing:
-        from fictional_knowledge import __version__
-        from fictional_knowledge.dataset.io import read_manifest
-        from fictional_knowledge.dataset.stats import StatsError
-
-        names = sorted(index.missing)
-        raise StatsError(f"{build_dir}: its entities lack {len(names)} attribute(s) that this version's soundness "
-                         f"checks read ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): it was built "
-                         f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
-                         f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
-                         f"depend on it)")
+    index = world_index(build_dir) if index is None else index
     facts = {}
     for f in iter_rows(build_dir, "facts"):
         etype = index.entities[f["subject_id"]][0] if f["subject_id"] in index.entities else None
@@ -140,23 +136,12 @@ def build_figures(build_dir) -> dict:
     """Every soundness figure of a build folder (``fkgen stats``): world-constraint violations by
     check, invented-name closeness and patterns, QA distractors, and probes whose input another
     true sentence of the world completes."""
-    index = WorldIndex().add_rows(iter_rows(build_dir, "entities"))
-    if index.missing:
-        from fictional_knowledge import __version__
-        from fictional_knowledge.dataset.io import read_manifest
-        from fictional_knowledge.dataset.stats import StatsError
-
-        names = sorted(index.missing)
-        raise StatsError(f"{build_dir}: its entities lack {len(names)} attribute(s) that this version's soundness "
-                         f"checks read ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): it was built "
-                         f"by fictional-knowledge {read_manifest(build_dir).package_version}, an older data version; "
-                         f"rebuild it with {__version__} to measure its soundness (the text figures above do not "
-                         f"depend on it)")
+    index = world_index(build_dir)
     figures: dict = {"world_violations": {name: len(found) for name, found in world_violations(index).items()}}
     figures.update(name_figures(name for _, name, _ in index.entities.values()))
-    figures.update(qa_figures(build_dir))
+    figures.update(qa_figures(build_dir, index))
     figures.update(probe_figures(build_dir))
-    figures.update(passage_figures(build_dir))
+    figures.update(passage_figures(build_dir, index))
     return figures
 
 
