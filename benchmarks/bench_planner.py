@@ -36,17 +36,22 @@ REPO = Path(__file__).resolve().parent.parent
 BASELINE_REV = "6012004"  # main before the planner speed work
 
 
-def import_baseline_planner(rev: str, into: Path):
-    """``generate/planner.py`` at ``rev`` as the module ``planner_baseline``."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:fictional_knowledge/generate/planner.py"],
+def import_module_at(rev: str, path: str, name: str, into: Path):
+    """The file ``path`` of the repository at ``rev`` as the module ``name`` (on top of this package)."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{path}"],
                             capture_output=True, text=True, check=True).stdout
-    path = into / "planner_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("planner_baseline", path)
+    file = into / f"{name}.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["planner_baseline"] = module  # dataclasses look their module up
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def import_baseline_planner(rev: str, into: Path):
+    """``generate/planner.py`` at ``rev`` as the module ``planner_baseline``."""
+    return import_module_at(rev, "fictional_knowledge/generate/planner.py", "planner_baseline", into)
 
 
 def plan_bundle(module, seed: int, position: int, config: BuildConfig, templates, digest) -> None:

@@ -15,32 +15,22 @@ exits with an error otherwise.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_planner import import_module_at  # a sibling script: benchmarks/ is on sys.path when run
 from fictional_knowledge.generate import templates
 from fictional_knowledge.resources import templates_dir
 
-REPO = Path(__file__).resolve().parent.parent
 BASELINE_REV = "24f48f2"  # main before the loader speed work
 
 
 def import_baseline(rev: str, into: Path):
     """``generate/templates.py`` at ``rev`` as the module ``templates_baseline``."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:fictional_knowledge/generate/templates.py"],
-                            capture_output=True, text=True, check=True).stdout
-    path = into / "templates_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("templates_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["templates_baseline"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return import_module_at(rev, "fictional_knowledge/generate/templates.py", "templates_baseline", into)
 
 
 def load(module) -> tuple[float, dict]:
