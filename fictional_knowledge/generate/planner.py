@@ -159,25 +159,12 @@ _LEADS: dict[int, tuple] = {}  # id of a tuple of clause templates -> (the tuple
 
 
 def _leads(options: tuple) -> tuple[str, ...]:
-    """``lead_verb`` of each compiled clause template of ``options``: that of its source, as the
-    words up to the lead are fixed text in every clause template (a slot never comes first)."""
+    """``lead_verb`` of each compiled clause or opener template of ``options``: that of its source,
+    as the words up to the lead are fixed text in every clause template (a slot never comes first)."""
     cached = _LEADS.get(id(options))
     if cached is None or cached[0] is not options:
         cached = _LEADS[id(options)] = (options, tuple(lead_verb(o.source) for o in options))
     return cached[1]
-
-
-def _opener_verbs(options: tuple) -> tuple[str, ...]:
-    """The verb of each compiled opener template of ``options`` if it is a participial one ("Born in
-    ...", "Long settled in ..."), else "" ("A native of ...", "With a population of ...")."""
-    cached = _OPENER_VERBS.get(id(options))
-    if cached is None or cached[0] is not options:
-        verbs = tuple(lead_verb(o.source) for o in options)
-        cached = _OPENER_VERBS[id(options)] = (options, tuple(v if _verb_form(v) else "" for v in verbs))
-    return cached[1]
-
-
-_OPENER_VERBS: dict[int, tuple] = {}
 
 
 def _verb_form(word: str) -> bool:
@@ -327,8 +314,7 @@ class _Writer:
         v = self._pick(options, key)
         text = options[v].render(ctx)
         if leads is not None:
-            of = _LEADS.get(id(options))
-            of = of[1] if of is not None and of[0] is options else _leads(options)
+            of = _leads(options)
             if leads and (of[v] in leads or word and word in text.split()):
                 n, avoid = len(options), self.avoid.get(key)
                 for w in [x % n for x in range(v + 1, v + n) if x % n != avoid] + ([avoid] if avoid is not None and avoid != v else []):
@@ -408,7 +394,8 @@ class _Writer:
             options = self.t.openers[f0.relation]
             v = int(rand() * len(options))
             opener = options[v].render({"object": f0.object, "their": self.their})
-            word = _opener_verbs(options)[v]  # "Born in ...": "born"; "A native of ...": none
+            word = _leads(options)[v]  # a participial opener's verb: "Born in ...": "born"; "A native of ...": none
+            word = word if _verb_form(word) else ""
             stated.append(f0)
             if f0.object_position is not None:
                 opener += self.relative(f0, stated)
